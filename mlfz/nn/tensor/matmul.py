@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['matmul']
 
-# %% ../../../nbs/12_matmul.ipynb #e60931a1
+# %% ../../../nbs/12_matmul.ipynb #51a8f3ec
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, as_operand, value_of, shape_error
 from .broadcasting import sum_to_shape
 
-# %% ../../../nbs/12_matmul.ipynb #511a4f0d
+# %% ../../../nbs/12_matmul.ipynb #ec0cc4e5
 def _as_matrices(x, w, grad):
     "View the operands and the upstream gradient of `x @ w` as (stacks of) matrices, putting back the axes `np.matmul` removed for 1-D operands."
     grad = np.asarray(grad)
@@ -31,10 +31,18 @@ def _matmul_grad_right(node, x, prev):
     x, w, grad = _as_matrices(x, prev.value, node.backwards_grad)
     return sum_to_shape(np.swapaxes(x, -1, -2) @ grad, w.shape).reshape(prev.value.shape)
 
-_matmul_grad_left.label = "G @ Wᵀ"
-_matmul_grad_right.label = "Xᵀ @ G"
+def _matmul_label(formula):
+    "A backward-edge label: the formula, and the batch sum when the operand was broadcast along batch axes."
+    def label(node, prev):
+        other = next(edge.local_grad for edge in node.prevs if edge.prev is prev)
+        batch = np.broadcast_shapes(prev.shape[:-2], other.shape[:-2])
+        return formula if prev.shape[:-2] == batch else f"{formula}, summed over the batch"
+    return label
 
-# %% ../../../nbs/12_matmul.ipynb #ae203fb7
+_matmul_grad_left.label = _matmul_label("G @ Wᵀ")
+_matmul_grad_right.label = _matmul_label("Xᵀ @ G")
+
+# %% ../../../nbs/12_matmul.ipynb #4f9da727
 def _check_matmul_shapes(x_shape, w_shape):
     "Raise a ValueError naming both shapes unless `np.matmul` accepts them."
     if not x_shape or not w_shape:
