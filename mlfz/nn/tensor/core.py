@@ -6,11 +6,11 @@
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'as_operand', 'shape_error', 'broadcast_shape',
            'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #08355f23
+# %% ../../../nbs/10_tensors.ipynb #ae1ea385
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #956d1792
+# %% ../../../nbs/10_tensors.ipynb #e9f0bdfb
 def as_float_array(value):
     "`value` as a NumPy array of a floating dtype: float arrays as they are (no copy), everything else converted to `float64`."
     if type(value) is np.ndarray and value.dtype.kind == "f":
@@ -24,7 +24,7 @@ def as_float_array(value):
         raise TypeError(f"a Tensor holds real numbers, got an array of dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #b46d1d8f
+# %% ../../../nbs/10_tensors.ipynb #3acae7e5
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
@@ -32,7 +32,8 @@ class Tensor:
     __array_ufunc__ = None     # ...and NumPy functions refuse Tensors instead of making object arrays
 
     def __init__(self, value, prevs=None, op=None, name=None):
-        self.value = as_float_array(value)
+        # the check of as_float_array inlined: every operation makes a Tensor from a float array
+        self.value = value if type(value) is np.ndarray and value.dtype.kind == "f" else as_float_array(value)
         self.prevs = [] if prevs is None else prevs
         self.backwards_grad = None
         self.op = op
@@ -55,7 +56,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #d0d9ea15
+# %% ../../../nbs/10_tensors.ipynb #aaf98be2
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -67,7 +68,7 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #7cbe0217
+# %% ../../../nbs/10_tensors.ipynb #94f5db6f
 def backward(self, grad=None, zero_grad=True):
     "Compute `backwards_grad` of every tensor this one depends on, seeding `grad` (default: ones) here."
     if grad is None:
@@ -85,7 +86,7 @@ def gradient_update(self, lr):
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #4f160c72
+# %% ../../../nbs/10_tensors.ipynb #b7c8a1e1
 def _shape(shape):
     "`(2, 3)` from `ones(2, 3)` and from `ones((2, 3))`."
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -103,7 +104,7 @@ Tensor.ones_like.__doc__ = "A Tensor of ones with the shape of the Tensor or arr
 Tensor.zeros_like.__doc__ = "A Tensor of zeros with the shape of the Tensor or array `x`."
 Tensor.random_like.__doc__ = "A Tensor of standard normal samples with the shape of the Tensor or array `x`."
 
-# %% ../../../nbs/10_tensors.ipynb #8c5a2982
+# %% ../../../nbs/10_tensors.ipynb #19d3f8a9
 def as_operand(x):
     "A Tensor as it is; anything else as a constant: Python numbers unchanged, the rest as a float array."
     if isinstance(x, (Tensor, int, float)):
@@ -123,9 +124,10 @@ def broadcast_shape(shape_a, shape_b, op):
 
 def elementwise_operands(a, b, op):
     "`a` and `b` as operands of the elementwise `op`: constants as arrays or numbers, Tensors broadcast to the common shape."
+    if type(a) is Tensor and type(b) is Tensor and a.value.shape == b.value.shape:
+        return a, b  # the most common case, answered first: this runs for every operation
     a, b = as_operand(a), as_operand(b)
-    shape_a = a.shape if isinstance(a, Tensor) else np.shape(a)
-    shape_b = b.shape if isinstance(b, Tensor) else np.shape(b)
+    shape_a, shape_b = _shape_of(a), _shape_of(b)
     if shape_a != shape_b:
         shape = broadcast_shape(shape_a, shape_b, op)
         if isinstance(a, Tensor) and shape_a != shape:
@@ -133,3 +135,6 @@ def elementwise_operands(a, b, op):
         if isinstance(b, Tensor) and shape_b != shape:
             b = b.broadcast_to(shape)
     return a, b
+
+def _shape_of(operand):
+    return () if isinstance(operand, (int, float)) else operand.shape
