@@ -5,27 +5,28 @@
 # %% auto #0
 __all__ = ['broadcast_axes', 'sum_to_shape', 'broadcast_to']
 
-# %% ../../../nbs/14_broadcasting.ipynb #3ef802a1
+# %% ../../../nbs/14_broadcasting.ipynb #f04aaec9
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, shape_error
 
-# %% ../../../nbs/14_broadcasting.ipynb #10017476
+# %% ../../../nbs/14_broadcasting.ipynb #138e8a37
 def broadcast_axes(shape, target):
     "The axes of `target` along which an array of `shape` is copied when broadcast to `target`: the leading axes it lacks and its size-1 axes that grew."
     lead = len(target) - len(shape)
     return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and target[lead + i] != 1)
 
 def sum_to_shape(grad, shape):
-    "Reduce a gradient to an operand's shape: sum over the leading axes the operand lacks and over the axes where it has size 1."
+    """Reduce a gradient to an operand's shape: sum over the leading axes the operand lacks and over the axes where it has size 1.
+    The one rule for every broadcasting operation: `broadcast_to` here, the batch axes of `@` in chapter 12."""
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
-    if np.broadcast_shapes(shape, grad.shape) != grad.shape:
+    if len(shape) > grad.ndim or np.broadcast_shapes(shape, grad.shape) != grad.shape:
         raise ValueError(f"sum_to_shape: a gradient of shape {grad.shape} does not come from broadcasting shape {shape}")
     return grad.sum(axis=broadcast_axes(shape, grad.shape), keepdims=True).reshape(shape)
 
-# %% ../../../nbs/14_broadcasting.ipynb #dfd9d85f
+# %% ../../../nbs/14_broadcasting.ipynb #14f3d34d
 def _broadcast_backward(node, local_grad, prev):
     return sum_to_shape(node.backwards_grad, prev.shape)
 
