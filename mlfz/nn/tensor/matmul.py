@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['matmul']
 
-# %% ../../../nbs/12_matmul.ipynb #51a8f3ec
+# %% ../../../nbs/12_matmul.ipynb #5e6c7216
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, as_operand, value_of, shape_error
 from .broadcasting import sum_to_shape
 
-# %% ../../../nbs/12_matmul.ipynb #ec0cc4e5
+# %% ../../../nbs/12_matmul.ipynb #0fa9be79
 def _as_matrices(x, w, grad):
     "View the operands and the upstream gradient of `x @ w` as (stacks of) matrices, putting back the axes `np.matmul` removed for 1-D operands."
     grad = np.asarray(grad)
@@ -42,7 +42,7 @@ def _matmul_label(formula):
 _matmul_grad_left.label = _matmul_label("G @ Wᵀ")
 _matmul_grad_right.label = _matmul_label("Xᵀ @ G")
 
-# %% ../../../nbs/12_matmul.ipynb #4f9da727
+# %% ../../../nbs/12_matmul.ipynb #472a55bf
 def _check_matmul_shapes(x_shape, w_shape):
     "Raise a ValueError naming both shapes unless `np.matmul` accepts them."
     if not x_shape or not w_shape:

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['transpose', 'reshape']
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #f9a0396a
+# %% ../../../nbs/13_transpose_reshape.ipynb #de4d315e
 import operator
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #a2288320
+# %% ../../../nbs/13_transpose_reshape.ipynb #f0f9a40f
 def _transpose_grad(node, inverse, prev):
     "Apply the inverse permutation to the upstream gradient."
     return np.transpose(node.backwards_grad, inverse)
@@ -35,7 +35,7 @@ def transpose(x, axes=None):
     return Tensor(np.transpose(x.value, permutation),
                   prevs=[Edge(x, local_grad=inverse, backward_fn=_transpose_grad)], op=f"transpose{permutation}")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #6b45d05f
+# %% ../../../nbs/13_transpose_reshape.ipynb #09e3b477
 def _axes_or_shape(args):
     "NumPy's two spellings of a sequence argument: `f(2, 3)` and `f((2, 3))`."
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
@@ -47,7 +47,7 @@ def _transpose_method(self, *axes):
 Tensor.transpose = _transpose_method
 Tensor.T = property(transpose, doc="The tensor with its axes reversed.")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #911ee378
+# %% ../../../nbs/13_transpose_reshape.ipynb #b89c3fbe
 def _reshape_grad(node, local_grad, prev):
     "Regroup the upstream gradient into the input's shape."
     return np.reshape(node.backwards_grad, prev.shape)
