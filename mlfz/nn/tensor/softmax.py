@@ -5,29 +5,32 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #830ec12f
+# %% ../../../nbs/21_softmax.ipynb #0bbf96bf
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
 from .core import Tensor, as_operand, value_of
 from .arithmetic import tensor_node
+from .reductions import normalize_axes
 
-# %% ../../../nbs/21_softmax.ipynb #254c78d5
-def _axes(axis, ndim):
-    "`axis` (None for all, an int or a tuple; negative counts from the end) as a tuple of non-negative axes."
-    return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
-
+# %% ../../../nbs/21_softmax.ipynb #43d2f156
 def _shift_by_max(x, axis):
     "`x` minus its maximum along `axis`, so that the largest exponential is e^0 = 1, and the maximum (with size-1 axes)."
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # no finite maximum (all -inf, say): shift by 0, or -inf - -inf = nan
     return x - m, m
 
+def _softmax_value(x, axis):
+    "softmax(x) along `axis`, computed as e^(x - m) / Σ e^(x - m) with m the maximum."
+    e, _ = _shift_by_max(x, axis)
+    np.exp(e, out=e)  # e is a fresh array: exponentiate in place
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
 def _log_softmax_value(x, axis):
     "log softmax(x) along `axis`, computed as (x - m) - log Σ e^(x - m) with m the maximum."
     shifted, _ = _shift_by_max(x, axis)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #07ef4181
+# %% ../../../nbs/21_softmax.ipynb #a83d700b
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
@@ -37,10 +40,8 @@ _softmax_backward.label = "s ⊙ (g − Σ g ⊙ s)"
 def softmax(x, axis=-1):
     "Softmax along `axis`: `exp(x)` normalized to sum to 1, computed without overflow."
     x = as_operand(x)
-    e, _ = _shift_by_max(value_of(x), axis)
-    np.exp(e, out=e)
-    e /= np.sum(e, axis=axis, keepdims=True)
-    return tensor_node(e, "softmax", (x, axis, _softmax_backward))
+    axes = normalize_axes(axis, np.ndim(value_of(x)), "softmax")
+    return tensor_node(_softmax_value(value_of(x), axes), "softmax", (x, axes, _softmax_backward))
 
 def _log_softmax_backward(node, axis, prev):
     g = node.backwards_grad
@@ -50,7 +51,8 @@ _log_softmax_backward.label = "g − eʸ ⊙ Σ g"
 def log_softmax(x, axis=-1):
     "The logarithm of softmax along `axis`, computed as `x - logsumexp(x)` without overflow or log(0)."
     x = as_operand(x)
-    return tensor_node(_log_softmax_value(value_of(x), axis), "log_softmax", (x, axis, _log_softmax_backward))
+    axes = normalize_axes(axis, np.ndim(value_of(x)), "log_softmax")
+    return tensor_node(_log_softmax_value(value_of(x), axes), "log_softmax", (x, axes, _log_softmax_backward))
 
 def _logsumexp_backward(node, reduced, prev):
     # put the reduced axes back (size 1) into g and ℓ, so that they broadcast against x
@@ -62,7 +64,7 @@ def logsumexp(x, axis=None, keepdims=False):
     "`log(sum(exp(x)))` over `axis` (None: all axes), like `scipy.special.logsumexp`, without overflow."
     x = as_operand(x)
     value = value_of(x)
-    axes = _axes(axis, np.ndim(value))
+    axes = normalize_axes(axis, np.ndim(value), "logsumexp")
     shifted, m = _shift_by_max(value, axes)
     lse = np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
