@@ -7,9 +7,8 @@ config = ConfigParser(delimiters=['='])
 config.read('settings.ini', encoding='utf-8')
 cfg = config['DEFAULT']
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}
 statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
-license_name, license_classifier = licenses[cfg['license']]
 readme = Path('README.md')
 
 setuptools.setup(
@@ -20,13 +19,12 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     author=cfg['author'],
     author_email=cfg['author_email'],
-    license=license_name,
+    license=licenses[cfg['license']],
     keywords=cfg['keywords'].split(),
     url=cfg['git_url'],
     classifiers=[
         f"Development Status :: {cfg['status']} - {statuses[int(cfg['status']) - 1]}",
         f"Intended Audience :: {cfg['audience'].title()}",
-        f"License :: {license_classifier}",
         f"Natural Language :: {cfg['language'].title()}",
         'Programming Language :: Python :: 3',
     ],

@@ -1,0 +1,196 @@
+"""Build the docs site offline into `_docs/`.
+
+1. execute every notebook in `nbs/` in a fresh kernel (committed notebooks carry no outputs, so the
+   site can only ever show outputs of the code as it is now);
+2. process the executed notebooks with nbdev's own processors (front matter, `#| hide`, `show_doc`...);
+3. translate Quarto cell options into myst-nb tags and add the table of contents and API reference;
+4. render with Sphinx + myst-nb + sphinx-book-theme, warnings as errors, MathJax served locally.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import yaml
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS = ROOT / "nbs"
+BUILD = ROOT / "_build"
+EXECUTED, PROCESSED, SOURCE = BUILD / "executed", BUILD / "processed", BUILD / "site"
+OUT = ROOT / "_docs"
+# the first digit of a chapter's number says which part of the series it belongs to
+PARTS = {"0": "Scalars and computational graphs", "1": "The tensor engine",
+         "2": "Functions, losses and gradient checking"}
+DIRECTIVE = re.compile(r"^#\|\s*([\w-]+):?\s*(.*?)\s*$")
+SOURCE_LINK = re.compile(r"\[source\]\([^)]*\)\{[^}]*\}")  # show_doc's link to GitHub, in Quarto syntax
+
+
+def clean_show_doc(markdown):
+    "show_doc's markdown as docutils accepts it: no leading rule (read as front matter), no Quarto link."
+    markdown = markdown.lstrip()
+    return SOURCE_LINK.sub("", markdown[3:] if markdown.startswith("---") else markdown)
+
+
+def chapters(only=()):
+    "Every notebook in reading order, the index first; with `only`, just the index and those chapters."
+    nbs = sorted(p for p in NBS.glob("*.ipynb") if not p.name.startswith(("_", ".")))
+    return [p for p in sorted(nbs, key=lambda p: p.stem != "index")
+            if not only or p.stem == "index" or p.stem in only]
+
+
+def directives(source):
+    "The `#| name: value` lines at the top of a cell, and the source without them."
+    found, lines = {}, source.splitlines()
+    while lines and (m := DIRECTIVE.match(lines[0])):
+        found[m.group(1)] = m.group(2)
+        lines.pop(0)
+    return found, "\n".join(lines)
+
+
+def execute(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and directives(cell.source)[0].get("eval", "").lower() == "false":
+            cell.metadata.setdefault("tags", []).append("skip-execution")
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NBS)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        raise SystemExit(f"docs: {path.name} failed to run:\n{error}") from None
+    nbformat.write(nb, EXECUTED / path.name)
+
+
+def nbdev_process(path):
+    """nbdev's own docs processors, minus: hiding the exported code (the course shows the code it derives),
+    links into a Quarto site, and running show_doc cells again (they already ran with the whole notebook)."""
+    from execnb.nbio import read_nb, write_nb
+    from nbdev.processors import FilterDefaults
+
+    class SiteFilter(FilterDefaults):
+        def base_procs(self):
+            skip = {"rm_export", "add_links", "insert_warning", "add_show_docs", "exec_show_docs"}
+            return [p for p in super().base_procs() if p.__name__ not in skip]
+
+    nb = read_nb(path)
+    SiteFilter()(nb)
+    write_nb(nb, PROCESSED / path.name)
+
+
+TAGS = {("echo", "false"): "remove-input", ("output", "false"): "remove-output",
+        ("include", "false"): "remove-cell", ("code-fold", "true"): "hide-input"}
+
+
+def to_myst(path, notebooks):
+    "Turn nbdev's Quarto-flavoured notebook into one myst-nb renders the same way."
+    nb = nbformat.read(path, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        source = cell.source
+        if cell.cell_type == "raw" and source.startswith("---"):
+            front = yaml.safe_load(source.strip().strip("-"))
+            summary = f'\n\n<p class="chapter-summary">{front["description"]}</p>' if front.get("description") else ""
+            cells.append(nbformat.v4.new_markdown_cell(f"# {front['title']}{summary}"))
+            continue
+        if not source.strip():
+            continue
+        if cell.cell_type == "code":
+            found, cell.source = directives(source)
+            if "default_exp" in found:
+                continue
+            tags = [TAGS[item] for item in found.items() if item in TAGS]
+            if found.keys() & {"export", "exports", "exporti"}:
+                tags.append("exported")
+            cell.metadata = {"tags": tags} if tags else {}
+            for output in cell.get("outputs", []):
+                if "text/markdown" in output.get("data", {}):
+                    output.data["text/markdown"] = clean_show_doc(output.data["text/markdown"])
+        cells.append(cell)
+    nb.cells = cells
+    if path.stem == "index":
+        nb.cells.append(nbformat.v4.new_markdown_cell(table_of_contents(notebooks)))
+    nbformat.write(nb, SOURCE / path.name)
+
+
+def table_of_contents(notebooks):
+    parts = {}
+    for path in notebooks:
+        if path.stem != "index":
+            parts.setdefault(PARTS.get(path.stem[0], "More"), []).append(path.stem)
+    trees = [f"```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n" + "\n".join(stems) + "\n```"
+             for caption, stems in parts.items()]
+    trees.append("```{toctree}\n:caption: Reference\n:maxdepth: 1\n\napi\n```")
+    return "## Contents\n\n" + "\n\n".join(trees)
+
+
+def api_reference(notebooks):
+    "One page with the show_doc entry of every exported name, module by module."
+    import importlib
+    from nbdev.showdoc import show_doc
+
+    sections = ["# API reference\n\nEvery public name of the package, module by module, with the chapter that derives it.\n"]
+    for path in sorted((ROOT / "mlfz").rglob("*.py")):
+        source = re.search(r"File to edit: \S*?nbs/(\S+)\.ipynb", path.read_text())
+        module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
+        names = [n for n in getattr(module, "__all__", []) if not n.startswith("_")]
+        if not (source and names and NBS / f"{source.group(1)}.ipynb" in notebooks):
+            continue
+        chapter = source.group(1)
+        sections.append(f"## `{module.__name__}`\n\nDerived in [{_title(chapter)}]({chapter}.ipynb).\n")
+        sections += [clean_show_doc(show_doc(getattr(module, name), name=name, title_level=3)._repr_markdown_())
+                     for name in names]
+    (SOURCE / "api.md").write_text("\n\n".join(sections))
+
+
+def _title(stem):
+    "A chapter's title: the first level-1 heading of its notebook."
+    for cell in nbformat.read(NBS / f"{stem}.ipynb", as_version=4).cells:
+        if cell.cell_type == "markdown" and (m := re.search(r"^#\s+(.+)$", cell.source, re.M)):
+            return m.group(1).strip()
+    return stem
+
+
+def copy_static():
+    import mathjax
+
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    shutil.copytree(es5, SOURCE / "_static" / "mathjax", dirs_exist_ok=True)
+    for path in (ROOT / "tools" / "docs").iterdir():
+        shutil.copy(path, SOURCE / ("" if path.suffix == ".py" else "_static") / path.name)
+
+
+def main(only):
+    os.chdir(ROOT)
+    for folder in (EXECUTED, PROCESSED, SOURCE, BUILD / "html"):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    notebooks = chapters(only)
+    print(f"docs: executing {len(notebooks)} notebooks", flush=True)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(execute, notebooks))
+    print("docs: processing with nbdev", flush=True)
+    os.environ["IN_TEST"] = "1"  # what nbdev's own docs driver sets while processing
+    for path in notebooks:
+        nbdev_process(EXECUTED / path.name)
+    for path in notebooks:
+        to_myst(PROCESSED / path.name, notebooks)
+    api_reference(notebooks)
+    copy_static()
+    print("docs: rendering with Sphinx", flush=True)
+    html = BUILD / "html"  # myst-nb writes its output files beside the output folder: keep them in _build
+    result = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
+                             "-d", str(BUILD / "doctrees"), str(SOURCE), str(html)])
+    if result.returncode:
+        raise SystemExit("docs: Sphinx reported warnings or errors (listed above)")
+    shutil.rmtree(OUT, ignore_errors=True)
+    html.rename(OUT)
+    print(f"docs: built {OUT.relative_to(ROOT)}/index.html — open it in a browser, or run `make preview`")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])  # optional chapter names (e.g. 03_backward_in_practice) for a quick partial build
