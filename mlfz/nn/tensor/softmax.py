@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #0bbf96bf
+# %% ../../../nbs/21_softmax.ipynb #4934d8f2
 import numpy as np
 from .core import Tensor, as_operand, value_of
 from .arithmetic import tensor_node
 from .reductions import normalize_axes
 
-# %% ../../../nbs/21_softmax.ipynb #43d2f156
+# %% ../../../nbs/21_softmax.ipynb #7e3d79ce
 def _shift_by_max(x, axis):
     "`x` minus its maximum along `axis`, so that the largest exponential is e^0 = 1, and the maximum (with size-1 axes)."
     m = np.max(x, axis=axis, keepdims=True)
@@ -30,7 +30,7 @@ def _log_softmax_value(x, axis):
     shifted, _ = _shift_by_max(x, axis)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #a83d700b
+# %% ../../../nbs/21_softmax.ipynb #3e16481b
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
@@ -66,7 +66,8 @@ def logsumexp(x, axis=None, keepdims=False):
     value = value_of(x)
     axes = normalize_axes(axis, np.ndim(value), "logsumexp")
     shifted, m = _shift_by_max(value, axes)
-    lse = np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # a slice of only -inf sums to 0, and log 0 = -inf is the right answer
+        lse = np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
         lse = np.squeeze(lse, axis=axes)
     return tensor_node(lse, "logsumexp", (x, () if keepdims else axes, _logsumexp_backward))
