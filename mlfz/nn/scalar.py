@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 
-# %% ../../nbs/01_computational_graphs.ipynb #e8d80fbb
+# %% ../../nbs/01_computational_graphs.ipynb #80254bef
 import math
 from numbers import Real
 
 from ..autodiff import Edge, backpropagate
 
-# %% ../../nbs/01_computational_graphs.ipynb #06d3eec5
+# %% ../../nbs/01_computational_graphs.ipynb #d0a88d57
 class Scalar:
     "A number that records the computational graph it comes from, for reverse-mode differentiation."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
@@ -31,7 +31,7 @@ class Scalar:
         grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
         return f"Scalar({self.value:.6g}{name}{grad})"
 
-# %% ../../nbs/01_computational_graphs.ipynb #313fa9f2
+# %% ../../nbs/01_computational_graphs.ipynb #f3c7dbfa
 def _value(x):
     "The number behind `x`, a `Scalar` or a plain number."
     return x.value if isinstance(x, Scalar) else x
@@ -49,7 +49,7 @@ def _node(value, op, *inputs):
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
     return Scalar(value, edges, op=op if edges else None)  # made of constants only: a leaf
 
-# %% ../../nbs/01_computational_graphs.ipynb #efc43fad
+# %% ../../nbs/01_computational_graphs.ipynb #6dbfbfe3
 def _add(x, y):
     return _node(_value(x) + _value(y), _label("+", x, y), (x, 1.0), (y, 1.0))
 
@@ -63,14 +63,14 @@ def _mul(x, y):
 def _neg(x):
     return _node(-x.value, "-", (x, -1.0))
 
-# %% ../../nbs/01_computational_graphs.ipynb #df4fb25a
+# %% ../../nbs/01_computational_graphs.ipynb #a00c120d
 def _div(x, y):
     a, b = _value(x), _value(y)
     if b == 0:
         raise ValueError(f"division by zero: {a:g} / {b:g}")
     return _node(a / b, _label("/", x, y), (x, 1 / b), (y, -a / b**2))
 
-# %% ../../nbs/01_computational_graphs.ipynb #7cb09c50
+# %% ../../nbs/01_computational_graphs.ipynb #d68da2fc
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     expression = f"{base:g} ** {exponent:g}"
@@ -99,7 +99,7 @@ def _pow(x, y):
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
-# %% ../../nbs/01_computational_graphs.ipynb #6dd2e7c7
+# %% ../../nbs/01_computational_graphs.ipynb #21ce71c7
 def _operators(rule):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
@@ -116,7 +116,7 @@ Scalar.__truediv__, Scalar.__rtruediv__ = _operators(_div)
 Scalar.__pow__, Scalar.__rpow__ = _operators(_pow)
 Scalar.__neg__ = _neg
 
-# %% ../../nbs/01_computational_graphs.ipynb #0b5684f4
+# %% ../../nbs/01_computational_graphs.ipynb #dafa3a5a
 def exp(x):
     "$e^x$."
     value = math.exp(_value(x))
