@@ -5,24 +5,30 @@
 # %% auto #0
 __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 
-# %% ../../nbs/01_computational_graphs.ipynb #80254bef
+# %% ../../nbs/01_computational_graphs.ipynb #8dd9668d
 import math
 from numbers import Real
 
 from ..autodiff import Edge, backpropagate
 
-# %% ../../nbs/01_computational_graphs.ipynb #d0a88d57
+# %% ../../nbs/01_computational_graphs.ipynb #7b5166e1
 class Scalar:
     "A number that records the computational graph it comes from, for reverse-mode differentiation."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
 
-    def __init__(self, value, prevs=None, op=None, name=None):
+    def __init__(self,
+                 value,       # the number; stored as a Python float
+                 prevs=None,  # one `Edge(prev, local_grad)` per input of the operation that made it
+                 op=None,     # a short label of that operation, None for a leaf
+                 name=None):  # an optional label for printing and pictures
         self.value = float(value)
         self.prevs = list(prevs) if prevs else []
         self.op, self.name = op, name
         self.backwards_grad = None
 
-    def backward(self, grad=None, zero_grad=True):
+    def backward(self,
+                 grad=None,       # the gradient to start from at this value; None means 1
+                 zero_grad=True): # False adds the new gradients to those already stored
         "Fill `backwards_grad` of this value and of every value it depends on, starting from `grad` (default 1)."
         backpropagate(self, 1.0 if grad is None else grad, zero_grad)
 
@@ -31,7 +37,7 @@ class Scalar:
         grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
         return f"Scalar({self.value:.6g}{name}{grad})"
 
-# %% ../../nbs/01_computational_graphs.ipynb #f3c7dbfa
+# %% ../../nbs/01_computational_graphs.ipynb #3befd451
 def _value(x):
     "The number behind `x`, a `Scalar` or a plain number."
     return x.value if isinstance(x, Scalar) else x
@@ -49,7 +55,7 @@ def _node(value, op, *inputs):
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
     return Scalar(value, edges, op=op if edges else None)  # made of constants only: a leaf
 
-# %% ../../nbs/01_computational_graphs.ipynb #6dbfbfe3
+# %% ../../nbs/01_computational_graphs.ipynb #a45586d7
 def _add(x, y):
     return _node(_value(x) + _value(y), _label("+", x, y), (x, 1.0), (y, 1.0))
 
@@ -63,14 +69,14 @@ def _mul(x, y):
 def _neg(x):
     return _node(-x.value, "-", (x, -1.0))
 
-# %% ../../nbs/01_computational_graphs.ipynb #a00c120d
+# %% ../../nbs/01_computational_graphs.ipynb #ea78d1bb
 def _div(x, y):
     a, b = _value(x), _value(y)
     if b == 0:
         raise ValueError(f"division by zero: {a:g} / {b:g}")
     return _node(a / b, _label("/", x, y), (x, 1 / b), (y, -a / b**2))
 
-# %% ../../nbs/01_computational_graphs.ipynb #d68da2fc
+# %% ../../nbs/01_computational_graphs.ipynb #cf6caf77
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     expression = f"{base:g} ** {exponent:g}"
@@ -99,7 +105,7 @@ def _pow(x, y):
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
-# %% ../../nbs/01_computational_graphs.ipynb #21ce71c7
+# %% ../../nbs/01_computational_graphs.ipynb #c8a51cc0
 def _operators(rule):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
@@ -116,36 +122,36 @@ Scalar.__truediv__, Scalar.__rtruediv__ = _operators(_div)
 Scalar.__pow__, Scalar.__rpow__ = _operators(_pow)
 Scalar.__neg__ = _neg
 
-# %% ../../nbs/01_computational_graphs.ipynb #dafa3a5a
+# %% ../../nbs/01_computational_graphs.ipynb #c77db30a
 def exp(x):
-    "$e^x$."
+    "$e^x$; its derivative is $e^x$ again."
     value = math.exp(_value(x))
     return _node(value, "exp", (x, value))
 
 def log(x):
-    "The natural logarithm, for $x > 0$."
+    "The natural logarithm $\\log x$, for $x > 0$ only (a `ValueError` otherwise); derivative $1 / x$."
     a = _value(x)
     if a <= 0:
         raise ValueError(f"log of a non-positive number: log({a:g})")
     return _node(math.log(a), "log", (x, 1 / a))
 
 def sin(x):
-    "$\\sin x$."
+    "$\\sin x$; derivative $\\cos x$."
     a = _value(x)
     return _node(math.sin(a), "sin", (x, math.cos(a)))
 
 def cos(x):
-    "$\\cos x$."
+    "$\\cos x$; derivative $-\\sin x$."
     a = _value(x)
     return _node(math.cos(a), "cos", (x, -math.sin(a)))
 
 def tanh(x):
-    "$\\tanh x$."
+    "$\\tanh x$; derivative $1 - \\tanh^2 x$."
     value = math.tanh(_value(x))
     return _node(value, "tanh", (x, 1 - value * value))
 
 def sigmoid(x):
-    "The logistic function $1 / (1 + e^{-x})$, computed without overflow for any $x$."
+    "The logistic function $\\sigma(x) = 1 / (1 + e^{-x})$, without overflow for any $x$; derivative $\\sigma(x) (1 - \\sigma(x))$."
     a = _value(x)
     if a >= 0:
         value = 1 / (1 + math.exp(-a))
@@ -155,6 +161,6 @@ def sigmoid(x):
     return _node(value, "sigmoid", (x, value * (1 - value)))
 
 def relu(x):
-    "$\\max(x, 0)$, with derivative $0$ at $0$."
+    "$\\max(x, 0)$; derivative $1$ for $x > 0$, else $0$ (at the kink too)."
     a = _value(x)
     return _node(max(a, 0.0), "relu", (x, 1.0 if a > 0 else 0.0))
