@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['finite_diff', 'gradient_check']
 
-# %% ../nbs/23_gradient_checking.ipynb #5690ea9f
+# %% ../nbs/23_gradient_checking.ipynb #e46cdfc1
 import numpy as np
 
-# %% ../nbs/23_gradient_checking.ipynb #152bbb3a
+# %% ../nbs/23_gradient_checking.ipynb #84dd1982
 def finite_diff(f, x, h=1e-6):
     "Central-difference estimate of the gradient of the scalar-valued `f` at the array `x`."
     x = np.array(x, dtype=np.float64)  # a float64 copy that we may nudge in place
@@ -23,7 +23,7 @@ def finite_diff(f, x, h=1e-6):
         grad[idx] = (above - below) / (2 * h)
     return grad
 
-# %% ../nbs/23_gradient_checking.ipynb #a753b082
+# %% ../nbs/23_gradient_checking.ipynb #8555781b
 _upstream_rng = np.random.default_rng(0)  # seeded: a failing check fails the same way every run
 
 def _describe_input(i, t):

@@ -6,12 +6,12 @@
 __all__ = ['exp', 'log', 'sqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'relu', 'softmax', 'log_softmax', 'logsumexp',
            'broadcast_to', 'summation', 'reshape', 'transpose', 'matmul']
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #2093f297
+# %% ../../../nbs/20_elementwise_functions.ipynb #62cb70b9
 import numpy as np
-from .core import Tensor, as_operand, value_of
+from .core import as_operand, value_of
 from .arithmetic import tensor_node
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #e1fad08e
+# %% ../../../nbs/20_elementwise_functions.ipynb #6ca25e70
 def _pointwise_rule(label):
     "Decorator: turn `rule(x, y, g)`, which returns g · f'(x) from input x, output y and upstream gradient g, into a backward function."
     def make_backward(rule):
@@ -30,7 +30,7 @@ def _buffer(y, g):
     "A fresh array for a rule to build g · f'(x) in, step by step, without further full-size temporaries."
     return np.empty(np.shape(y), dtype=np.result_type(y, g))
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #7bce390d
+# %% ../../../nbs/20_elementwise_functions.ipynb #8be58679
 @_pointwise_rule("g·y")
 def _exp_backward(x, y, g):
     return g * y
@@ -48,7 +48,7 @@ def log(x):
     "Elementwise natural logarithm; like `np.log`, `nan` (with a warning) for negative inputs."
     return _elementwise(x, np.log, _log_backward, "log")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #38bf568e
+# %% ../../../nbs/20_elementwise_functions.ipynb #c155a710
 @_pointwise_rule("g/(2y)")
 def _sqrt_backward(x, y, g):
     return g / (2 * y)
@@ -57,7 +57,7 @@ def sqrt(x):
     "Elementwise square root; like `np.sqrt`, `nan` (with a warning) for negative inputs."
     return _elementwise(x, np.sqrt, _sqrt_backward, "sqrt")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #65a2a24a
+# %% ../../../nbs/20_elementwise_functions.ipynb #62463d52
 @_pointwise_rule("g·cos x")
 def _sin_backward(x, y, g):
     return g * np.cos(x)
@@ -84,7 +84,7 @@ def tan(x):
     "Elementwise tangent."
     return _elementwise(x, np.tan, _tan_backward, "tan")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #091bb360
+# %% ../../../nbs/20_elementwise_functions.ipynb #ea0432a3
 @_pointwise_rule("g·(1 − y²)")
 def _tanh_backward(x, y, g):
     grad = np.multiply(y, y, out=_buffer(y, g))
@@ -95,7 +95,7 @@ def tanh(x):
     "Elementwise hyperbolic tangent."
     return _elementwise(x, np.tanh, _tanh_backward, "tanh")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #56de58e0
+# %% ../../../nbs/20_elementwise_functions.ipynb #c6632c70
 def _stable_sigmoid(x):
     "σ(x) = 1 / (1 + e^(-x)) computed from e = e^(-|x|) ≤ 1, which cannot overflow."
     e = np.exp(-np.abs(x))
@@ -111,7 +111,7 @@ def sigmoid(x):
     "Elementwise logistic sigmoid $1 / (1 + e^{-x})$, without overflow for any input."
     return _elementwise(x, _stable_sigmoid, _sigmoid_backward, "sigmoid")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #94200298
+# %% ../../../nbs/20_elementwise_functions.ipynb #c9bfb9c2
 @_pointwise_rule("g·[x > 0]")
 def _relu_backward(x, y, g):
     return g * np.heaviside(x, 0)
@@ -120,7 +120,7 @@ def relu(x):
     "Elementwise rectified linear unit $\\max(x, 0)$; its gradient at 0 is taken to be 0."
     return _elementwise(x, lambda v: np.maximum(v, 0), _relu_backward, "relu")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #d5561601
+# %% ../../../nbs/20_elementwise_functions.ipynb #b348508f
 from .softmax import softmax, log_softmax, logsumexp
 from .broadcasting import broadcast_to
 from .reductions import summation

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['mean_squared_error', 'mean_absolute_error', 'binary_cross_entropy', 'cross_entropy']
 
-# %% ../../../nbs/22_losses.ipynb #3fd009ea
+# %% ../../../nbs/22_losses.ipynb #17f97bd0
 import numpy as np
 from .core import Tensor, as_operand, value_of
 from .arithmetic import tensor_node
 from .softmax import _softmax_value, _log_softmax_value
 
-# %% ../../../nbs/22_losses.ipynb #fa89c971
+# %% ../../../nbs/22_losses.ipynb #62188533
 def _same_shape(loss, preds, ys):
     "`preds` as a Tensor and `ys` as an operand, or a ValueError naming `loss` and both shapes if they differ."
     preds = preds if isinstance(preds, Tensor) else Tensor(preds)  # so that the loss is a Tensor in any case
@@ -21,19 +21,19 @@ def _same_shape(loss, preds, ys):
                          f"{np.shape(value_of(ys))} differ (reshape one of them; broadcasting here is almost always a bug)")
     return preds, ys
 
-# %% ../../../nbs/22_losses.ipynb #11f4594d
+# %% ../../../nbs/22_losses.ipynb #4b5287b0
 def mean_squared_error(preds, ys):
     "The mean of `(preds - ys) ** 2` over all elements; `preds` and `ys` must have the same shape."
     preds, ys = _same_shape("mean_squared_error", preds, ys)
     return ((preds - ys) ** 2).mean()
 
-# %% ../../../nbs/22_losses.ipynb #521af503
+# %% ../../../nbs/22_losses.ipynb #c3a3d717
 def mean_absolute_error(preds, ys):
     "The mean of `abs(preds - ys)` over all elements; `preds` and `ys` must have the same shape."
     preds, ys = _same_shape("mean_absolute_error", preds, ys)
     return abs(preds - ys).mean()
 
-# %% ../../../nbs/22_losses.ipynb #e6e40897
+# %% ../../../nbs/22_losses.ipynb #20149d1d
 _BCE_MIN_LOG = -100.0  # PyTorch's floor for log p and log(1 - p)
 _BCE_EPS = 1e-12       # PyTorch's floor for p (1 - p) in the gradient
 
@@ -67,7 +67,7 @@ def binary_cross_entropy(preds, ys):
     value = -np.mean(y * log_p + (1 - y) * log_1mp)
     return tensor_node(value, "binary_cross_entropy", (preds, y, _bce_preds_backward), (ys, p, _bce_ys_backward))
 
-# %% ../../../nbs/22_losses.ipynb #3661f21c
+# %% ../../../nbs/22_losses.ipynb #c61612b4
 def _class_labels(labels, n, c):
     "Hard labels as an integer array of shape (n,), or a ValueError saying what is wrong with them."
     if labels.shape != (n,):
