@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 
-# %% ../../nbs/01_computational_graphs.ipynb #8dd9668d
+# %% ../../nbs/01_computational_graphs.ipynb #c50de53b
 import math
 from numbers import Real
 
 from ..autodiff import Edge, backpropagate
 
-# %% ../../nbs/01_computational_graphs.ipynb #7b5166e1
+# %% ../../nbs/01_computational_graphs.ipynb #3b7d7885
 class Scalar:
     "A number that records the computational graph it comes from, for reverse-mode differentiation."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
@@ -37,7 +37,7 @@ class Scalar:
         grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
         return f"Scalar({self.value:.6g}{name}{grad})"
 
-# %% ../../nbs/01_computational_graphs.ipynb #3befd451
+# %% ../../nbs/01_computational_graphs.ipynb #729038cd
 def _value(x):
     "The number behind `x`, a `Scalar` or a plain number."
     return x.value if isinstance(x, Scalar) else x
@@ -55,7 +55,7 @@ def _node(value, op, *inputs):
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
     return Scalar(value, edges, op=op if edges else None)  # made of constants only: a leaf
 
-# %% ../../nbs/01_computational_graphs.ipynb #a45586d7
+# %% ../../nbs/01_computational_graphs.ipynb #2b6ea84a
 def _add(x, y):
     return _node(_value(x) + _value(y), _label("+", x, y), (x, 1.0), (y, 1.0))
 
@@ -69,14 +69,14 @@ def _mul(x, y):
 def _neg(x):
     return _node(-x.value, "-", (x, -1.0))
 
-# %% ../../nbs/01_computational_graphs.ipynb #ea78d1bb
+# %% ../../nbs/01_computational_graphs.ipynb #faead8ed
 def _div(x, y):
     a, b = _value(x), _value(y)
     if b == 0:
         raise ValueError(f"division by zero: {a:g} / {b:g}")
     return _node(a / b, _label("/", x, y), (x, 1 / b), (y, -a / b**2))
 
-# %% ../../nbs/01_computational_graphs.ipynb #cf6caf77
+# %% ../../nbs/01_computational_graphs.ipynb #7a178b2a
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     expression = f"{base:g} ** {exponent:g}"
@@ -105,7 +105,7 @@ def _pow(x, y):
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
-# %% ../../nbs/01_computational_graphs.ipynb #c8a51cc0
+# %% ../../nbs/01_computational_graphs.ipynb #32c49834
 def _operators(rule):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
@@ -122,7 +122,7 @@ Scalar.__truediv__, Scalar.__rtruediv__ = _operators(_div)
 Scalar.__pow__, Scalar.__rpow__ = _operators(_pow)
 Scalar.__neg__ = _neg
 
-# %% ../../nbs/01_computational_graphs.ipynb #c77db30a
+# %% ../../nbs/01_computational_graphs.ipynb #73725d57
 def exp(x):
     "$e^x$; its derivative is $e^x$ again."
     value = math.exp(_value(x))
