@@ -6,11 +6,11 @@
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'as_operand', 'shape_error', 'broadcast_shape',
            'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #ae1ea385
+# %% ../../../nbs/10_tensors.ipynb #da50c456
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #e9f0bdfb
+# %% ../../../nbs/10_tensors.ipynb #db76faeb
 def as_float_array(value):
     "`value` as a NumPy array of a floating dtype: float arrays as they are (no copy), everything else converted to `float64`."
     if type(value) is np.ndarray and value.dtype.kind == "f":
@@ -24,7 +24,7 @@ def as_float_array(value):
         raise TypeError(f"a Tensor holds real numbers, got an array of dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #3acae7e5
+# %% ../../../nbs/10_tensors.ipynb #5e2bf10e
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
@@ -56,7 +56,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #aaf98be2
+# %% ../../../nbs/10_tensors.ipynb #7a45bb16
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -68,7 +68,7 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #94f5db6f
+# %% ../../../nbs/10_tensors.ipynb #8c7e6e42
 def backward(self, grad=None, zero_grad=True):
     "Compute `backwards_grad` of every tensor this one depends on, seeding `grad` (default: ones) here."
     if grad is None:
@@ -86,7 +86,7 @@ def gradient_update(self, lr):
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #b7c8a1e1
+# %% ../../../nbs/10_tensors.ipynb #a16deb72
 def _shape(shape):
     "`(2, 3)` from `ones(2, 3)` and from `ones((2, 3))`."
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -104,7 +104,7 @@ Tensor.ones_like.__doc__ = "A Tensor of ones with the shape of the Tensor or arr
 Tensor.zeros_like.__doc__ = "A Tensor of zeros with the shape of the Tensor or array `x`."
 Tensor.random_like.__doc__ = "A Tensor of standard normal samples with the shape of the Tensor or array `x`."
 
-# %% ../../../nbs/10_tensors.ipynb #19d3f8a9
+# %% ../../../nbs/10_tensors.ipynb #029ea35a
 def as_operand(x):
     "A Tensor as it is; anything else as a constant: Python numbers unchanged, the rest as a float array."
     if isinstance(x, (Tensor, int, float)):
@@ -116,18 +116,25 @@ def shape_error(op, shape_a, shape_b, reason="they do not broadcast together"):
     return ValueError(f"{op}: operands with shapes {tuple(shape_a)} and {tuple(shape_b)}: {reason}")
 
 def broadcast_shape(shape_a, shape_b, op):
-    "The shape NumPy's broadcasting gives for `shape_a` and `shape_b`, or a `shape_error` naming `op`."
-    try:
-        return np.broadcast_shapes(shape_a, shape_b)
-    except ValueError:
-        raise shape_error(op, shape_a, shape_b) from None
+    "The shape NumPy's broadcasting rules give for `shape_a` and `shape_b`, or a `shape_error` naming `op`."
+    ndim = max(len(shape_a), len(shape_b))
+    padded_a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)  # rule 1: missing leading axes have size 1
+    padded_b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
+    shape = []
+    for m, n in zip(padded_a, padded_b):
+        if m != n and m != 1 and n != 1:  # rule 2: equal sizes, or one of them 1
+            raise shape_error(op, shape_a, shape_b)
+        shape.append(n if m == 1 else m)
+    return tuple(shape)
 
 def elementwise_operands(a, b, op):
     "`a` and `b` as operands of the elementwise `op`: constants as arrays or numbers, Tensors broadcast to the common shape."
     if type(a) is Tensor and type(b) is Tensor and a.value.shape == b.value.shape:
         return a, b  # the most common case, answered first: this runs for every operation
     a, b = as_operand(a), as_operand(b)
-    shape_a, shape_b = _shape_of(a), _shape_of(b)
+    if isinstance(a, (int, float)) or isinstance(b, (int, float)):
+        return a, b  # a number combines with any shape and changes none
+    shape_a, shape_b = a.shape, b.shape
     if shape_a != shape_b:
         shape = broadcast_shape(shape_a, shape_b, op)
         if isinstance(a, Tensor) and shape_a != shape:
@@ -135,6 +142,3 @@ def elementwise_operands(a, b, op):
         if isinstance(b, Tensor) and shape_b != shape:
             b = b.broadcast_to(shape)
     return a, b
-
-def _shape_of(operand):
-    return () if isinstance(operand, (int, float)) else operand.shape
