@@ -151,6 +151,12 @@ def test_division(a, b, negative):
     assert y.backwards_grad == pytest.approx(-a / b**2)
 
 
+def test_tiny_divisor_is_not_a_division_by_zero():
+    x, y = Scalar(1e-150), Scalar(1e-200)  # y**2 underflows to 0; the derivative must not divide by it
+    (x / y).backward()
+    assert x.backwards_grad == pytest.approx(1e200) and y.backwards_grad == pytest.approx(-1e250)
+
+
 def test_reused_value_accumulates():
     x = Scalar(1.5)
     (x * x * x + x).backward()

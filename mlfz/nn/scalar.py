@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 
-# %% ../../nbs/01_computational_graphs.ipynb #c50de53b
+# %% ../../nbs/01_computational_graphs.ipynb #cf8c4d6b
 import math
 from numbers import Real
 
 from ..autodiff import Edge, backpropagate
 
-# %% ../../nbs/01_computational_graphs.ipynb #3b7d7885
+# %% ../../nbs/01_computational_graphs.ipynb #2a8dcdc6
 class Scalar:
     "A number that records the computational graph it comes from, for reverse-mode differentiation."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
@@ -37,7 +37,7 @@ class Scalar:
         grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
         return f"Scalar({self.value:.6g}{name}{grad})"
 
-# %% ../../nbs/01_computational_graphs.ipynb #729038cd
+# %% ../../nbs/01_computational_graphs.ipynb #5e00a6a5
 def _value(x):
     "The number behind `x`, a `Scalar` or a plain number."
     return x.value if isinstance(x, Scalar) else x
@@ -55,7 +55,7 @@ def _node(value, op, *inputs):
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
     return Scalar(value, edges, op=op if edges else None)  # made of constants only: a leaf
 
-# %% ../../nbs/01_computational_graphs.ipynb #2b6ea84a
+# %% ../../nbs/01_computational_graphs.ipynb #66cfdde4
 def _add(x, y):
     return _node(_value(x) + _value(y), _label("+", x, y), (x, 1.0), (y, 1.0))
 
@@ -69,14 +69,15 @@ def _mul(x, y):
 def _neg(x):
     return _node(-x.value, "-", (x, -1.0))
 
-# %% ../../nbs/01_computational_graphs.ipynb #faead8ed
+# %% ../../nbs/01_computational_graphs.ipynb #089d3874
 def _div(x, y):
     a, b = _value(x), _value(y)
     if b == 0:
         raise ValueError(f"division by zero: {a:g} / {b:g}")
-    return _node(a / b, _label("/", x, y), (x, 1 / b), (y, -a / b**2))
+    quotient = a / b
+    return _node(quotient, _label("/", x, y), (x, 1 / b), (y, -quotient / b))  # b**2 could underflow to 0
 
-# %% ../../nbs/01_computational_graphs.ipynb #7a178b2a
+# %% ../../nbs/01_computational_graphs.ipynb #640c4234
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     expression = f"{base:g} ** {exponent:g}"
@@ -105,7 +106,7 @@ def _pow(x, y):
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
-# %% ../../nbs/01_computational_graphs.ipynb #32c49834
+# %% ../../nbs/01_computational_graphs.ipynb #1086e9c3
 def _operators(rule):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
@@ -122,7 +123,7 @@ Scalar.__truediv__, Scalar.__rtruediv__ = _operators(_div)
 Scalar.__pow__, Scalar.__rpow__ = _operators(_pow)
 Scalar.__neg__ = _neg
 
-# %% ../../nbs/01_computational_graphs.ipynb #73725d57
+# %% ../../nbs/01_computational_graphs.ipynb #fd571edc
 def exp(x):
     "$e^x$; its derivative is $e^x$ again."
     value = math.exp(_value(x))
