@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['tensor_node', 'add', 'subtract', 'negative', 'multiply', 'divide', 'power', 'absolute']
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #0b48f1c2
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #bcfd39d8
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, elementwise_operands, value_of
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #5e2bc8cb
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #69792af9
 def tensor_node(value, op, *inputs):
     "The Tensor `value` made by `op` from `inputs`, `(operand, local_grad[, backward_fn])` triples; constant operands get no edge."
     return Tensor(value, [Edge(*input) for input in inputs if isinstance(input[0], Tensor)], op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #980a0eb2
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #26e477c7
 def add(a, b):
     "Elementwise `a + b`."
     a, b = elementwise_operands(a, b, "+")
@@ -36,7 +36,7 @@ Tensor.__sub__ = subtract
 Tensor.__rsub__ = lambda self, other: subtract(other, self)
 Tensor.__neg__ = negative
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #7083de50
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #7f312ee3
 def multiply(a, b):
     "Elementwise `a * b`."
     a, b = elementwise_operands(a, b, "*")
@@ -46,12 +46,15 @@ def multiply(a, b):
 Tensor.__mul__ = multiply
 Tensor.__rmul__ = lambda self, other: multiply(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #42bb9fb5
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #d2cc2f22
 def _quotient_numerator_grad(node, denominator, prev):
     return node.backwards_grad / denominator
 
 def _quotient_denominator_grad(node, denominator, prev):
     return -node.backwards_grad * node.value / denominator
+
+_quotient_numerator_grad.label = "grad / y"
+_quotient_denominator_grad.label = "−grad · z / y"
 
 def divide(a, b):
     "Elementwise `a / b`."
@@ -63,7 +66,7 @@ def divide(a, b):
 Tensor.__truediv__ = divide
 Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #05c6f0f3
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #3b0b739d
 def _power_base_grad(node, exponent, prev):
     return node.backwards_grad * exponent * prev.value ** (exponent - 1)
 
@@ -72,6 +75,9 @@ def _power_exponent_grad(node, base, prev):
         raise ValueError("**: the gradient with respect to the exponent, x**y * log(x), is undefined where the base x is negative")
     positive = base > 0
     return node.backwards_grad * np.where(positive, node.value * np.log(np.where(positive, base, 1.0)), 0.0)
+
+_power_base_grad.label = "grad · y x^(y−1)"
+_power_exponent_grad.label = "grad · z log x"
 
 def _has_no_real_power(base, exponent):
     "True if a negative base meets a non-integer exponent somewhere."
@@ -91,9 +97,11 @@ def power(a, b):
 Tensor.__pow__ = power
 Tensor.__rpow__ = lambda self, other: power(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #952f5095
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #8b94aeee
 def _absolute_grad(node, local_grad, prev):
     return node.backwards_grad * np.sign(prev.value)
+
+_absolute_grad.label = "grad · sign(x)"
 
 def absolute(a):
     "Elementwise `abs(a)`; its gradient at 0 is the subgradient 0."
