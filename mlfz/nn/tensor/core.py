@@ -6,11 +6,11 @@
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'as_operand', 'shape_error', 'broadcast_shape',
            'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #dc7cc0da
+# %% ../../../nbs/10_tensors.ipynb #13aa3892
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #8acd86f2
+# %% ../../../nbs/10_tensors.ipynb #094f6492
 def as_float_array(value):
     "`value` as a NumPy array of a floating dtype: float arrays as they are (no copy), everything else converted to `float64`."
     if type(value) is np.ndarray and value.dtype.kind == "f":
@@ -24,7 +24,7 @@ def as_float_array(value):
         raise TypeError(f"a Tensor holds real numbers, got an array of dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #1c3731fe
+# %% ../../../nbs/10_tensors.ipynb #de720607
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
@@ -47,6 +47,9 @@ class Tensor:
     def __len__(self):
         return len(self.value)
 
+    def __bool__(self):  # as NumPy: fine for one element, an error for more (instead of len(t) != 0)
+        return bool(self.value)
+
     def __repr__(self):
         body = np.array2string(self.value, separator=", ", prefix="Tensor(")
         extras = "" if self.dtype == np.float64 else f", dtype={self.dtype}"
@@ -56,7 +59,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #4ac1f8b7
+# %% ../../../nbs/10_tensors.ipynb #a4d1b6fb
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -68,7 +71,7 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #efc12157
+# %% ../../../nbs/10_tensors.ipynb #bb7d0aae
 def backward(self, grad=None, zero_grad=True):
     "Compute `backwards_grad` of every tensor this one depends on, seeding `grad` (default: ones) here."
     if grad is None:
@@ -86,7 +89,7 @@ def gradient_update(self, lr):
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #e8a20411
+# %% ../../../nbs/10_tensors.ipynb #8cb1f6cf
 def _shape(shape):
     "`(2, 3)` from `ones(2, 3)` and from `ones((2, 3))`."
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -104,7 +107,7 @@ Tensor.ones_like.__doc__ = "A Tensor of ones with the shape of the Tensor or arr
 Tensor.zeros_like.__doc__ = "A Tensor of zeros with the shape of the Tensor or array `x`."
 Tensor.random_like.__doc__ = "A Tensor of standard normal samples with the shape of the Tensor or array `x`."
 
-# %% ../../../nbs/10_tensors.ipynb #07d89b41
+# %% ../../../nbs/10_tensors.ipynb #ada14238
 def as_operand(x):
     "A Tensor as it is; anything else as a constant: Python numbers unchanged, the rest as a float array."
     if isinstance(x, (Tensor, int, float)):

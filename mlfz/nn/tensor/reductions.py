@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #bdec66b5
+# %% ../../../nbs/15_reductions.ipynb #2f93a157
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #ade33855
+# %% ../../../nbs/15_reductions.ipynb #66a1875f
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as a sorted tuple of axes in `range(ndim)`."
     if axis is None:
@@ -28,7 +28,7 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #5b60df10
+# %% ../../../nbs/15_reductions.ipynb #1aaa2456
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in their places, with size 1 (still there if the reduction kept its dims)."
     return grad if grad.ndim == ndim else np.expand_dims(grad, axes)
@@ -43,6 +43,7 @@ _spread_back.label = lambda node, prev: f"copy along {_describe_axes(node.prevs[
 
 def sum(x, axis=None, keepdims=False):
     "The sum of the elements of `x` over `axis` (None: all; an int, negative int or tuple)."
+    x = x if isinstance(x, Tensor) else Tensor(x)
     axes = normalize_axes(axis, x.ndim, "sum")
     return Tensor(np.sum(x.value, axis=axes, keepdims=keepdims), [Edge(x, axes, _spread_back)], "sum")
 
@@ -52,7 +53,7 @@ def summation(x, axes=None):
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #7b510e22
+# %% ../../../nbs/15_reductions.ipynb #7c0cf31a
 def _spread_back_scaled(node, axes, prev):
     count = math.prod(prev.shape[a] for a in axes)  # the number of elements in each mean
     return np.broadcast_to(_put_back(node.backwards_grad / count, axes, prev.ndim), prev.shape)
@@ -61,12 +62,13 @@ _spread_back_scaled.label = lambda node, prev: f"divide, copy along {_describe_a
 
 def mean(x, axis=None, keepdims=False):
     "The mean of the elements of `x` over `axis` (None: all; an int, negative int or tuple)."
+    x = x if isinstance(x, Tensor) else Tensor(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     return Tensor(np.mean(x.value, axis=axes, keepdims=keepdims), [Edge(x, axes, _spread_back_scaled)], "mean")
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #31e478bb
+# %% ../../../nbs/15_reductions.ipynb #0683d6de
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` keeps the reduced axes, with size 1, to compare with the input
     hits = prev.value == extreme
@@ -75,6 +77,7 @@ def _to_extremes(node, saved, prev):
 _to_extremes.label = lambda node, prev: "to the " + ("maxima" if node.op == "max" else "minima")
 
 def _extreme(x, axis, keepdims, op, reduce):
+    x = x if isinstance(x, Tensor) else Tensor(x)
     axes = normalize_axes(axis, x.ndim, op)
     extreme = reduce(x.value, axis=axes, keepdims=True)
     value = extreme if keepdims else np.squeeze(extreme, axis=axes)
