@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #2f93a157
+# %% ../../../nbs/15_reductions.ipynb #7f1d36e8
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #66a1875f
+# %% ../../../nbs/15_reductions.ipynb #a1bbb663
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as a sorted tuple of axes in `range(ndim)`."
     if axis is None:
@@ -28,7 +28,7 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #1aaa2456
+# %% ../../../nbs/15_reductions.ipynb #176e06f1
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in their places, with size 1 (still there if the reduction kept its dims)."
     return grad if grad.ndim == ndim else np.expand_dims(grad, axes)
@@ -53,7 +53,7 @@ def summation(x, axes=None):
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #7c0cf31a
+# %% ../../../nbs/15_reductions.ipynb #a1edfcbc
 def _spread_back_scaled(node, axes, prev):
     count = math.prod(prev.shape[a] for a in axes)  # the number of elements in each mean
     return np.broadcast_to(_put_back(node.backwards_grad / count, axes, prev.ndim), prev.shape)
@@ -68,7 +68,7 @@ def mean(x, axis=None, keepdims=False):
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #0683d6de
+# %% ../../../nbs/15_reductions.ipynb #b40dc2a4
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` keeps the reduced axes, with size 1, to compare with the input
     hits = prev.value == extreme
