@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['Edge', 'edge_gradient', 'topological_order', 'backpropagate']
 
-# %% ../nbs/03_backward_in_practice.ipynb #673173ac
+# %% ../nbs/03_backward_in_practice.ipynb #8cd0c827
 from collections import namedtuple
 
-# %% ../nbs/03_backward_in_practice.ipynb #67b8ac26
+# %% ../nbs/03_backward_in_practice.ipynb #617266d7
 Edge = namedtuple("Edge", ["prev", "local_grad", "backward_fn"], defaults=[None, None])
 Edge.__doc__ = "An incoming edge of a node: the input `prev`, the `local_grad` of the operation, and an optional `backward_fn(node, local_grad, prev)`."
 
-# %% ../nbs/03_backward_in_practice.ipynb #f6e27e10
+# %% ../nbs/03_backward_in_practice.ipynb #0bb75bfc
 def edge_gradient(node, edge):
     "The gradient that `node` sends back along `edge` to `edge.prev`, computed from `node.backwards_grad`."
     prev, local_grad, backward_fn = edge
@@ -22,7 +22,7 @@ def edge_gradient(node, edge):
         return node.backwards_grad
     return node.backwards_grad * local_grad
 
-# %% ../nbs/03_backward_in_practice.ipynb #a62d0f5d
+# %% ../nbs/03_backward_in_practice.ipynb #f9a7e96a
 def topological_order(root):
     "Every node that `root` depends on, `root` last, each node after all of its inputs."
     order, visited = [], {id(root)}
@@ -40,7 +40,7 @@ def topological_order(root):
             order.append(node)
     return order
 
-# %% ../nbs/03_backward_in_practice.ipynb #70731a55
+# %% ../nbs/03_backward_in_practice.ipynb #ed9f072c
 def backpropagate(root, grad, zero_grad=True):
     "Set `backwards_grad` of `root` and of every node it depends on, starting from `grad` at `root`."
     order = topological_order(root)
