@@ -158,8 +158,12 @@ def shapes_and_indices(draw):
     "A shape and a NumPy index into it: integers (negative too), slices (negative steps too), repeating integer arrays, None, Ellipsis."
     shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
     array_length = draw(st.integers(1, 4))  # integer arrays in one index must broadcast together
+    count = draw(st.integers(1, len(shape)))  # how many axes the index addresses
+    # with an Ellipsis at position `split`, the items after it address the last axes, not the next ones
+    split = draw(st.integers(0, count)) if count < len(shape) and draw(st.booleans()) else None
+    axes = shape[:count] if split is None else shape[:split] + shape[len(shape) - (count - split):]
     items = []
-    for n in shape[:draw(st.integers(1, len(shape)))]:
+    for n in axes:
         kind = draw(st.sampled_from(["int", "slice", "array"]))
         if kind == "int":
             items.append(draw(st.integers(-n, n - 1)))
@@ -168,10 +172,10 @@ def shapes_and_indices(draw):
             items.append(slice(draw(bound), draw(bound), draw(st.sampled_from([None, 1, 2, -1, -2]))))
         else:
             items.append(np.array(draw(st.lists(st.integers(-n, n - 1), min_size=array_length, max_size=array_length))))
+    if split is not None:
+        items.insert(split, Ellipsis)
     if draw(st.booleans()):
         items.insert(draw(st.integers(0, len(items))), None)
-    if len(items) < len(shape) and draw(st.booleans()):
-        items.insert(draw(st.integers(0, len(items))), Ellipsis)
     return shape, tuple(items)
 
 
