@@ -28,12 +28,13 @@ system-deps:
 export: $(INSTALLED)
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
+	$(BIN)/nbdev_sidebar --force
 	$(BIN)/python tools/readme.py
 
 readme: $(INSTALLED)
 	$(BIN)/python tools/readme.py
 
-# nbdev_export, nbdev_clean and the README generator must find nothing to change
+# nbdev_export, nbdev_clean, the sidebar and the README generator must find nothing to change
 check-sync: $(INSTALLED)
 	@tools/check-sync.sh $(BIN)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fail if nbdev_export, nbdev_clean or the README generator would change anything under nbs/,
+# Fail if nbdev_export, nbdev_clean, nbdev_sidebar or the README generator would change anything under nbs/,
 # mlfz/ or README.md: the notebooks, the package and the README must be in step, notebooks clean.
 set -euo pipefail
 bin=$1
@@ -7,9 +7,10 @@ snapshot() { git status --porcelain -uall -- nbs mlfz README.md; git diff -- nbs
 before=$(snapshot | sha1sum)
 "$bin/nbdev_export"
 "$bin/nbdev_clean"
+"$bin/nbdev_sidebar" --force
 "$bin/python" tools/readme.py
 if [ "$(snapshot | sha1sum)" != "$before" ]; then
-  echo "check-sync: nbdev_export / nbdev_clean / tools/readme.py changed files (now left changed):"
+  echo "check-sync: nbdev_export / nbdev_clean / nbdev_sidebar / tools/readme.py changed files (now left changed):"
   git status --short -- nbs mlfz README.md
   exit 1
 fi
