@@ -6,7 +6,7 @@
 __all__ = ['FONT', 'INK', 'GRAD', 'GRAD_DONE', 'PENDING', 'VALUE_FILL', 'OP_FILL', 'FOCUS_FILL', 'draw_graph', 'BackwardSteps',
            'backward_steps']
 
-# %% ../nbs/04_drawing_graphs.ipynb #d4806180
+# %% ../nbs/04_drawing_graphs.ipynb #73b91130
 import html
 import re
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from .autodiff import edge_gradient, topological_order
 
-# %% ../nbs/04_drawing_graphs.ipynb #19f1cdb6
+# %% ../nbs/04_drawing_graphs.ipynb #e0530368
 def _num(x):
     "A number with at most 3 significant digits."
     return f"{float(x) + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
@@ -36,7 +36,7 @@ def _summary(v):
         return "[" + ", ".join(_num(e) for e in v.ravel()) + "]"
     return f"∈ [{_num(v.min())}, {_num(v.max())}]"
 
-# %% ../nbs/04_drawing_graphs.ipynb #0e9238a7
+# %% ../nbs/04_drawing_graphs.ipynb #7e21597e
 def _is_tensor(node):
     return isinstance(node.value, np.ndarray)
 
@@ -69,7 +69,7 @@ def _flow_label(node, edge, grad):
         lines = [_num(grad), _rule(node, edge) if getattr(edge.backward_fn, "label", None) else None]
     return "<" + "<br/>".join(html.escape(line) for line in lines if line) + ">"
 
-# %% ../nbs/04_drawing_graphs.ipynb #0fde9ef8
+# %% ../nbs/04_drawing_graphs.ipynb #533c3935
 FONT = "Helvetica"
 INK = "#343a40"          # forward edges and text
 GRAD = "#e8590c"         # gradients: their text and the backward edges
@@ -80,7 +80,8 @@ VALUE_FILL, OP_FILL, FOCUS_FILL = "#f8f9fa", "#e7f0fa", "#fff3bf"
 def _value_label(node, grad=None, cell=None):
     """The HTML label of a value node: name and value, then its gradient `(text, final)` when there is one.
     `cell` = (width, height) reserves a fixed space for the gradient, so that it can appear without moving anything."""
-    name = f"<b>{html.escape(str(node.name))}</b> " if getattr(node, "name", None) else ""
+    # a no-break space after the name: browsers drop a plain space at the start of an SVG text
+    name = f"<b>{html.escape(str(node.name))}</b>&#160;" if getattr(node, "name", None) else ""
     if _is_tensor(node):
         cells = [f"<td>{name}{node.value.shape}</td>", f"<td>{html.escape(_summary(node.value))}</td>"]
     else:
@@ -103,30 +104,36 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         node_attr=dict(fontname=FONT, fontsize="11", fontcolor=INK, color="#868e96", penwidth="1", shape="box",
                        style="rounded,filled", fillcolor=VALUE_FILL, margin="0.07,0.03", width="0.3", height="0.3"),
         edge_attr=dict(fontname=FONT, fontsize="9", color=INK, arrowsize="0.6", penwidth="1"))
-    position = {id(node): i for i, node in enumerate(order)}
+    # operations and backward edges share their styles as subgraph defaults: shorter DOT, faster on big graphs
+    ops = graphviz.Digraph(node_attr=dict(shape="ellipse", fillcolor=OP_FILL, color="#74a9d8", fontsize="10",
+                                          margin="0.03,0.01", height="0.25"))
+    backward = graphviz.Digraph(edge_attr=dict(dir="back", style="dashed", fontcolor=GRAD,
+                                               color=GRAD if processed is None else GRAD_DONE))
+    forward, position, sends = [], {id(node): i for i, node in enumerate(order)}, {i for i, _ in flows}
     for i, node in enumerate(order):
         focused = i == focus
         dot.node(f"v{i}", _value_label(node, grads.get(i), cells.get(i)),
                  **(dict(color=GRAD, penwidth="2.5", fillcolor=FOCUS_FILL) if focused else {}))
         if not node.prevs:
             continue
-        dot.node(f"o{i}", html.escape(str(getattr(node, "op", None) or "op")), shape="ellipse", fillcolor=OP_FILL,
-                 fontsize="10", margin="0.03,0.01", height="0.25",
-                 **(dict(color=GRAD, penwidth="2") if focused else dict(color="#74a9d8")))
-        dot.edge(f"o{i}", f"v{i}")
-        backward = dict(dir="back", fontcolor=GRAD, color=GRAD if processed is None or focused else GRAD_DONE,
-                        style="bold,dashed" if focused else "dashed")
+        ops.node(f"o{i}", html.escape(str(getattr(node, "op", None) or "op")), **(dict(color=GRAD, penwidth="2") if focused else {}))
+        forward.append((f"o{i}", f"v{i}"))
+        forward += [(f"v{position[id(edge.prev)]}", f"o{i}") for edge in node.prevs]
+        if i not in sends:
+            continue
+        style = dict(color=GRAD, style="bold,dashed") if focused else {}
         if processed is not None and i not in processed:
-            backward = dict(style="invis")
-        if any(key[0] == i for key in flows):
-            dot.edge(f"o{i}", f"v{i}", **backward)
+            style = dict(style="invis")
+        backward.edge(f"o{i}", f"v{i}", **style)
         for j, edge in enumerate(node.prevs):
-            dot.edge(f"v{position[id(edge.prev)]}", f"o{i}")
-            if (i, j) in flows:
-                dot.edge(f"v{position[id(edge.prev)]}", f"o{i}", label=flows[i, j], **backward)
+            backward.edge(f"v{position[id(edge.prev)]}", f"o{i}", label=flows[i, j], **style)
+    dot.subgraph(ops)
+    dot.edges(forward)
+    if flows:
+        dot.subgraph(backward)
     return dot
 
-# %% ../nbs/04_drawing_graphs.ipynb #1f62f8e0
+# %% ../nbs/04_drawing_graphs.ipynb #8bc82f4c
 def draw_graph(root, show_grad=True, rankdir="LR"):
     """The computational graph of `root` (a `Scalar` or a `Tensor`) as a `graphviz.Digraph`: values, operations,
     forward edges; once `backward()` has run (and with `show_grad`), also every gradient and what flows back
@@ -139,13 +146,15 @@ def draw_graph(root, show_grad=True, rankdir="LR"):
              for j, e in enumerate(n.prevs)}
     return _digraph(order, rankdir, grads, flows)
 
-# %% ../nbs/04_drawing_graphs.ipynb #8bb495e3
+# %% ../nbs/04_drawing_graphs.ipynb #09c93d59
 def _pending_text(terms):
     "What a node has collected so far from the `terms` its consumers passed back."
     total = sum(terms)
     if isinstance(total, np.ndarray):
         return f"so far {_summary(total)}" + ("" if len(terms) == 1 else f" (sum of {len(terms)})")
-    return "so far " + " + ".join(map(_term, terms)) + ("" if len(terms) == 1 else f" = {_num(total)}")
+    if len(terms) == 1:
+        return f"so far {_num(total)}"
+    return "so far " + " + ".join(map(_term, terms)) + f" = {_num(total)}"
 
 def _passes(node, edge, grad, root):
     "What a caption says `node` passes back along `edge`."
@@ -160,7 +169,7 @@ def _passes(node, edge, grad, root):
         how = _num(grad)
     return f"{how} to {_ref(edge.prev)}"
 
-# %% ../nbs/04_drawing_graphs.ipynb #9ee33479
+# %% ../nbs/04_drawing_graphs.ipynb #7314ac2d
 class BackwardSteps:
     "The frames of a backward pass: `graphviz.Digraph`s, one per processed node, each with a caption."
     def __init__(self, frames, captions, nodes):
@@ -181,18 +190,20 @@ class BackwardSteps:
                 'border:1px solid #dee2e6;border-radius:6px;background:white">'
                 f'<figcaption style="font:13px/1.4 Helvetica,Arial,sans-serif;color:{INK};margin:0 0 4px;width:0;'
                 f'min-width:100%"><b>{html.escape(step)}</b>: {html.escape(text)}</figcaption>{_inline_svg(frame)}</figure>')
-        return ('<div style="display:flex;gap:10px;overflow-x:auto;scroll-snap-type:x mandatory;'
+        hint = (f'<div style="font:12px Helvetica,Arial,sans-serif;color:#868e96;margin:0 0 4px">'
+                f'the backward pass in {len(self)} steps, one per node; scroll sideways for the next →</div>')
+        return (hint + '<div style="display:flex;gap:10px;overflow-x:auto;scroll-snap-type:x mandatory;'
                 'padding:4px 2px 10px;align-items:flex-start">' + "".join(figures) + "</div>")
 
 def _inline_svg(dot, max_px=740):
-    "The SVG of `dot` for inlining in a page: no XML header, no ids (they would clash between frames), sized in pixels."
+    "The SVG of `dot` for inlining in a page, sized in pixels: no XML header, no ids (they would clash between frames), no titles (tooltips of internal ids)."
     svg = dot.pipe(format="svg", encoding="utf-8")
-    svg = re.sub(r' id="[^"]*"', "", svg[svg.index("<svg"):])
+    svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg[svg.index("<svg"):], flags=re.S)
     width, height = (float(re.search(fr'{side}="([\d.]+)pt"', svg).group(1)) * 4 / 3 for side in ("width", "height"))
     scale = min(1, max_px / width)
     return re.sub(r'width="[\d.]+pt" height="[\d.]+pt"', f'width="{width * scale:.0f}px" height="{height * scale:.0f}px"', svg, count=1)
 
-# %% ../nbs/04_drawing_graphs.ipynb #72fd0671
+# %% ../nbs/04_drawing_graphs.ipynb #93e08825
 def backward_steps(root, rankdir="LR"):
     """The backward pass that `root.backward()` made, drawn one step per node in the order it was processed:
     a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, displayed as a strip of frames."""
@@ -219,7 +230,7 @@ def backward_steps(root, rankdir="LR"):
     widths = {}
     for _, grads, _ in states:
         for k, (text, _) in grads.items():
-            widths[k] = max(widths.get(k, 0), 5 * len(text) + 4)
+            widths[k] = max(widths.get(k, 0), round(4.7 * len(text)) + 4)
     cells = {k: (w, 12) for k, w in widths.items()}
     frames = [_digraph(order, rankdir, grads, flows, seen, focus=i, cells=cells) for i, grads, seen in states]
     return BackwardSteps(frames, captions, [order[i] for i, _, _ in states])
