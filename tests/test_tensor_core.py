@@ -123,3 +123,16 @@ def test_every_arithmetic_operator_on_odd_shapes(shape):
     for f in [lambda x, y: x + y, lambda x, y: x - y, lambda x, y: x * y, lambda x, y: x / y,
               lambda x, y: y ** x, lambda x, y: -x * abs(y), lambda x, y: (x * x - y) / (y + 1.0)]:
         gradient_check(f, x, y)
+
+
+def test_no_arrays_allocated_for_nothing():
+    a, b = Tensor.ones(3), Tensor.ones(3)
+    assert [edge.local_grad for edge in (a + b).prevs] == [None, None]  # the gradient passes through
+    assert (a - b).prevs[1].local_grad == -1.0
+    x = Tensor.ones(300, 400)
+    x.mean(axis=(0, 1)).backward()
+    assert x.backwards_grad.strides == (0, 0)  # one number, broadcast as a view
+    y = Tensor.ones(4)
+    y.broadcast_to((300, 4)).sum(axis=0).sum().backward()
+    assert y.backwards_grad.shape == (4,)
+    assert np.shares_memory(y.broadcast_to((300, 4)).value, y.value)
