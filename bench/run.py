@@ -78,7 +78,7 @@ init = [(rng.standard_normal((m, n)) / np.sqrt(m), np.zeros(n)) for m, n in zip(
 def epoch_tensor():
     params = [(Tensor(w.copy()), Tensor(b.copy())) for w, b in init]
     for start in range(0, SAMPLES, BATCH):
-        h = Tensor(data[start:start + BATCH])
+        h = data[start:start + BATCH]  # data is a constant: no gradient is computed for it
         for i, (w, b) in enumerate(params):
             h = h @ w + b
             if i < len(params) - 1:
@@ -106,7 +106,8 @@ def epoch_numpy():
             if i < len(params) - 1:
                 grad = grad * (1 - hs[i + 1] ** 2)
             new.append((w - LR * (hs[i].T @ grad), b - LR * grad.sum(axis=0)))
-            grad = grad @ w.T
+            if i:
+                grad = grad @ w.T
         params = new[::-1]
     return [p for pair in params for p in pair]
 
@@ -140,6 +141,7 @@ def main():
     per_op_t, per_op_n = chain_t / CHAIN * 1e6, chain_n / CHAIN * 1e6
     rows = [
         ("(a) 20,000-op chain, µs per op", per_op_t, per_op_n, per_op_t, 3.0),
+        ("(a) 20,000-op chain, time ratio", chain_t, chain_n, chain_t / chain_n, None),
         ("(b) MLP epoch, time ratio", epoch_t, epoch_n, epoch_t / epoch_n, 1.2),
         ("(c) tanh(X @ W).sum(), time ratio", layer_t, layer_n, layer_t / layer_n, 1.05),
         ("(c) tanh(X @ W).sum(), peak memory ratio", memory_t / 2**20, memory_n / 2**20, memory_t / memory_n, 1.2),
@@ -147,9 +149,12 @@ def main():
     print(f"{'benchmark':44s} {'Tensor':>10s} {'NumPy':>10s} {'measure':>8s} {'target':>7s}")
     missed = 0
     for name, ours, theirs, measure, target in rows:
+        if target is None:  # shown for comparison only
+            print(f"{name:44s} {ours:10.4g} {theirs:10.4g} {measure:8.4f}")
+            continue
         ok = measure <= target
         missed += not ok
-        print(f"{name:44s} {ours:10.4g} {theirs:10.4g} {measure:8.3f} {'<=':>3s}{target:4.2f} {'ok' if ok else 'MISSED'}")
+        print(f"{name:44s} {ours:10.4g} {theirs:10.4g} {measure:8.4f} {'<=':>3s}{target:5.2f} {'ok' if ok else 'MISSED'}")
     print("(times in s, memory in MiB; the chain row compares µs per op)")
     return 1 if missed else 0
 
