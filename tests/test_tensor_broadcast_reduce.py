@@ -11,7 +11,7 @@ from mlfz.nn.tensor import Tensor
 from mlfz.nn.tensor.broadcasting import broadcast_to, sum_to_shape
 from mlfz.nn.tensor.reductions import max, mean, min, normalize_axes, sum, summation
 
-checked = settings(max_examples=25, deadline=None)
+checked = settings(max_examples=100, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
 binary_ops = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
@@ -97,7 +97,7 @@ def shapes_and_axes(draw):
 reductions = {"sum": (sum, np.sum), "mean": (mean, np.mean), "max": (max, np.max), "min": (min, np.min)}
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(shapes_and_axes(), st.booleans(), st.sampled_from(sorted(reductions)), seeds)
 def test_reductions_match_numpy_and_finite_differences(shape_axis, keepdims, name, seed):
     shape, axis = shape_axis
