@@ -6,7 +6,7 @@
 __all__ = ['FONT', 'INK', 'GRAD', 'GRAD_DONE', 'PENDING', 'VALUE_FILL', 'OP_FILL', 'FOCUS_FILL', 'draw_graph', 'BackwardSteps',
            'backward_steps']
 
-# %% ../nbs/04_drawing_graphs.ipynb #2001fccb
+# %% ../nbs/04_drawing_graphs.ipynb #3d2edc8e
 import html
 import re
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from .autodiff import edge_gradient, topological_order
 
-# %% ../nbs/04_drawing_graphs.ipynb #5b21b917
+# %% ../nbs/04_drawing_graphs.ipynb #c368dfad
 def _num(x):
     "A number with at most 3 significant digits."
     return f"{float(x) + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
@@ -37,7 +37,7 @@ def _summary(v):
     low, high = _num(v.min()), _num(v.max())
     return f"all {low}" if low == high else f"∈ [{low}, {high}]"
 
-# %% ../nbs/04_drawing_graphs.ipynb #88556cb6
+# %% ../nbs/04_drawing_graphs.ipynb #3dea50e3
 def _is_tensor(node):
     return isinstance(node.value, np.ndarray)
 
@@ -70,7 +70,7 @@ def _flow_label(node, edge, grad):
         lines = [_num(grad), _rule(node, edge) if getattr(edge.backward_fn, "label", None) else None]
     return "<" + "<br/>".join(html.escape(line) for line in lines if line) + ">"
 
-# %% ../nbs/04_drawing_graphs.ipynb #e4251e36
+# %% ../nbs/04_drawing_graphs.ipynb #248c19d1
 FONT = "Helvetica"
 INK = "#343a40"          # forward edges and text
 GRAD = "#e8590c"         # gradients: their text and the backward edges
@@ -139,7 +139,7 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         dot.subgraph(backward)
     return dot
 
-# %% ../nbs/04_drawing_graphs.ipynb #9cb965f2
+# %% ../nbs/04_drawing_graphs.ipynb #d03ffdc9
 def draw_graph(root, show_grad=True, rankdir="LR"):
     """The computational graph of `root` (a `Scalar` or a `Tensor`) as a `graphviz.Digraph`: values,
     operations, forward edges; once `backward()` has run (and with `show_grad`), also every gradient
@@ -153,7 +153,7 @@ def draw_graph(root, show_grad=True, rankdir="LR"):
              for i, n in enumerate(order) if i in grads for j, e in enumerate(n.prevs)}
     return _digraph(order, rankdir, grads, flows)
 
-# %% ../nbs/04_drawing_graphs.ipynb #de4d569d
+# %% ../nbs/04_drawing_graphs.ipynb #19e1caf1
 def _pending_text(terms):
     "What a node has collected so far from the `terms` its consumers passed back."
     total = sum(terms)
@@ -176,7 +176,7 @@ def _passes(node, edge, grad, root):
         how = _num(grad)
     return f"{how} to {_ref(edge.prev)}"
 
-# %% ../nbs/04_drawing_graphs.ipynb #6a173371
+# %% ../nbs/04_drawing_graphs.ipynb #db73899c
 class BackwardSteps:
     "The frames of a backward pass: `graphviz.Digraph`s, one per processed node, each with a caption."
     def __init__(self, frames, captions, nodes):
@@ -216,7 +216,7 @@ def _inline_svg(dot):
     svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg[svg.index("<svg"):], flags=re.S)
     return svg.replace("<svg ", '<svg style="display:block;max-width:100%;height:auto" ', 1)
 
-# %% ../nbs/04_drawing_graphs.ipynb #eeefaed7
+# %% ../nbs/04_drawing_graphs.ipynb #975f8798
 def backward_steps(root, rankdir="LR"):
     """The backward pass that `root.backward()` made, one picture per node in the order it was processed:
     a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip."""
