@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mlfz.autodiff import Edge, backpropagate, topological_order
-from mlfz.graph import FOCUS_FILL, GRAD, BackwardSteps, backward_steps, draw_graph
+from mlfz.graph import _FOCUS_FILL, _GRAD, BackwardSteps, backward_steps, draw_graph
 from mlfz.nn.scalar import Scalar, exp
 
 
@@ -33,7 +33,7 @@ def test_every_operation_is_drawn():
 def test_no_gradient_before_backward():
     L = reused_graph()
     source = draw_graph(L).source
-    assert "grad" not in source and GRAD not in source and "dir=back" not in source
+    assert "grad" not in source and _GRAD not in source and "dir=back" not in source
     with pytest.raises(ValueError, match="backward"):
         backward_steps(L)
 
@@ -73,7 +73,7 @@ def test_steps_one_frame_per_node_with_the_right_focus():
     assert isinstance(steps, BackwardSteps) and len(steps) == len(order) == 6
     assert steps.nodes == order[::-1]
     for k, (frame, node) in enumerate(zip(steps, steps.nodes)):
-        focused = [line for line in frame.source.splitlines() if FOCUS_FILL in line]
+        focused = [line for line in frame.source.splitlines() if _FOCUS_FILL in line]
         assert len(focused) == 1 and f"<b>{node.name}</b>" in focused[0]
         assert steps.captions[k].startswith(f"step {k + 1} of 6: {node.name} ")
     # before m's turn its gradient is a partial sum; afterwards it is final
