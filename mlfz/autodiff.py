@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['Edge', 'edge_gradient', 'topological_order', 'backpropagate']
 
-# %% ../nbs/03_backward_in_practice.ipynb #8cd0c827
+# %% ../nbs/03_backward_in_practice.ipynb #c409956c
+import gc
 from collections import namedtuple
 
-# %% ../nbs/03_backward_in_practice.ipynb #617266d7
+# %% ../nbs/03_backward_in_practice.ipynb #a2b05890
 Edge = namedtuple("Edge", ["prev", "local_grad", "backward_fn"], defaults=[None, None])
 Edge.__doc__ = "An incoming edge of a node: the input `prev`, the `local_grad` of the operation, and an optional `backward_fn(node, local_grad, prev)`."
 
-# %% ../nbs/03_backward_in_practice.ipynb #0bb75bfc
+# %% ../nbs/03_backward_in_practice.ipynb #90554feb
 def edge_gradient(node, edge):
     "The gradient that `node` sends back along `edge` to `edge.prev`, computed from `node.backwards_grad`."
     prev, local_grad, backward_fn = edge
@@ -22,7 +23,7 @@ def edge_gradient(node, edge):
         return node.backwards_grad
     return node.backwards_grad * local_grad
 
-# %% ../nbs/03_backward_in_practice.ipynb #f9a7e96a
+# %% ../nbs/03_backward_in_practice.ipynb #e1bf3757
 def topological_order(root):
     "Every node that `root` depends on, `root` last, each node after all of its inputs."
     order, visited = [], {id(root)}
@@ -40,19 +41,27 @@ def topological_order(root):
             order.append(node)
     return order
 
-# %% ../nbs/03_backward_in_practice.ipynb #ed9f072c
+# %% ../nbs/03_backward_in_practice.ipynb #1ace82e8
 def backpropagate(root, grad, zero_grad=True):
     "Set `backwards_grad` of `root` and of every node it depends on, starting from `grad` at `root`."
-    order = topological_order(root)
-    # with zero_grad=False the fresh gradients are added to the old ones at the end; the old ones
-    # must not flow backwards again
-    previous = [] if zero_grad else [(n, n.backwards_grad) for n in order if n.backwards_grad is not None]
-    pending = {id(root): grad}  # gradients collected so far for nodes not processed yet
-    for node in reversed(order):
-        node.backwards_grad = pending.pop(id(node))
-        for edge in node.prevs:
-            contribution = edge_gradient(node, edge)
-            key = id(edge.prev)
-            pending[key] = contribution if key not in pending else pending[key] + contribution
-    for node, old in previous:
-        node.backwards_grad = old + node.backwards_grad
+    # The walk makes no reference cycles, so Python's cycle collector has nothing to find here; left on,
+    # its automatic runs would traverse the whole (possibly huge) graph again and again. Off for the walk.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        order = topological_order(root)
+        # with zero_grad=False the fresh gradients are added to the old ones at the end; the old ones
+        # must not flow backwards again
+        previous = [] if zero_grad else [(n, n.backwards_grad) for n in order if n.backwards_grad is not None]
+        pending = {id(root): grad}  # gradients collected so far for nodes not processed yet
+        for node in reversed(order):
+            node.backwards_grad = pending.pop(id(node))
+            for edge in node.prevs:
+                contribution = edge_gradient(node, edge)
+                key = id(edge.prev)
+                pending[key] = contribution if key not in pending else pending[key] + contribution
+        for node, old in previous:
+            node.backwards_grad = old + node.backwards_grad
+    finally:
+        if collecting:
+            gc.enable()
