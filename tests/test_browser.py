@@ -55,6 +55,13 @@ def test_page_renders_in_a_real_browser(server, browser, page_name):
         typeset = page.locator("mjx-container").count()
         assert typeset >= math, f"MathJax typeset {typeset} of {math} formulas"
         assert page.locator("mjx-merror").count() == 0, "a formula has a TeX error"
+    # a `$` left in the prose is math that MyST did not recognise (MathJax then typesets nonsense)
+    stray = page.evaluate("""() => {
+        const article = document.querySelector('article').cloneNode(true);
+        article.querySelectorAll('pre, code, .math, mjx-container, script, style, .cell_output').forEach(e => e.remove());
+        return article.textContent.split('\\n').filter(line => line.includes('$')).map(line => line.trim());
+    }""")
+    assert not stray, f"unrendered math: {stray}"
     broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     assert not broken, f"images that did not load: {broken}"
     SHOTS.mkdir(exist_ok=True)

@@ -86,6 +86,28 @@ TAGS = {("echo", "false"): "remove-input", ("output", "false"): "remove-output",
         ("include", "false"): "remove-cell", ("code-fold", "true"): "hide-input"}
 
 
+def separate_display_math(markdown):
+    "Blank lines around every `$$` block: Jupyter renders one inside a paragraph, MyST only on its own."
+    lines, out, fenced, math = markdown.split("\n"), [], False, False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+        opens = not fenced and not math and stripped.startswith("$$")
+        if opens and out and out[-1].strip():
+            out.append("")
+        out.append(line)
+        if opens:
+            math = stripped.count("$$") == 1  # else the block closes on the same line
+        elif math and "$$" in stripped:
+            math = False
+        else:
+            continue
+        if not math:
+            out.append("")  # the block just closed
+    return "\n".join(out)
+
+
 def to_myst(path, notebooks):
     "Turn nbdev's Quarto-flavoured notebook into one myst-nb renders the same way."
     nb = nbformat.read(path, as_version=4)
@@ -99,6 +121,8 @@ def to_myst(path, notebooks):
             continue
         if not source.strip():
             continue
+        if cell.cell_type == "markdown":
+            cell.source = separate_display_math(source)
         if cell.cell_type == "code":
             found, cell.source = directives(source)
             if "default_exp" in found:
