@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['matmul']
 
-# %% ../../../nbs/12_matmul.ipynb #5e6c7216
+# %% ../../../nbs/12_matmul.ipynb #47e0cbcd
 import numpy as np
-from ...autodiff import Edge
 from .core import Tensor, as_operand, value_of, shape_error
+from .arithmetic import tensor_node
 from .broadcasting import sum_to_shape
 
-# %% ../../../nbs/12_matmul.ipynb #0fa9be79
+# %% ../../../nbs/12_matmul.ipynb #c560985d
 def _as_matrices(x, w, grad):
     "View the operands and the upstream gradient of `x @ w` as (stacks of) matrices, putting back the axes `np.matmul` removed for 1-D operands."
     grad = np.asarray(grad)
@@ -21,15 +21,19 @@ def _as_matrices(x, w, grad):
         x, grad = x[None, :], grad[..., None, :]
     return x, w, grad
 
+def _to_shape(grad, shape):
+    "`grad` in the operand's own `shape`, dropping the axes `_as_matrices` put back (no new view for matrices)."
+    return grad if grad.shape == shape else grad.reshape(shape)
+
 def _matmul_grad_left(node, w, prev):
     "dl/dX = G Wᵀ, summed over the batch axes X was broadcast along."
     x, w, grad = _as_matrices(prev.value, w, node.backwards_grad)
-    return sum_to_shape(grad @ np.swapaxes(w, -1, -2), x.shape).reshape(prev.value.shape)
+    return _to_shape(sum_to_shape(grad @ w.swapaxes(-1, -2), x.shape), prev.value.shape)
 
 def _matmul_grad_right(node, x, prev):
     "dl/dW = Xᵀ G, summed over the batch axes W was broadcast along."
     x, w, grad = _as_matrices(x, prev.value, node.backwards_grad)
-    return sum_to_shape(np.swapaxes(x, -1, -2) @ grad, w.shape).reshape(prev.value.shape)
+    return _to_shape(sum_to_shape(x.swapaxes(-1, -2) @ grad, w.shape), prev.value.shape)
 
 def _matmul_label(formula):
     "A backward-edge label: the formula, and the batch sum when the operand was broadcast along batch axes."
@@ -42,7 +46,7 @@ def _matmul_label(formula):
 _matmul_grad_left.label = _matmul_label("G @ Wᵀ")
 _matmul_grad_right.label = _matmul_label("Xᵀ @ G")
 
-# %% ../../../nbs/12_matmul.ipynb #472a55bf
+# %% ../../../nbs/12_matmul.ipynb #d5e9be38
 def _check_matmul_shapes(x_shape, w_shape):
     "Raise a ValueError naming both shapes unless `np.matmul` accepts them."
     if not x_shape or not w_shape:
@@ -52,6 +56,8 @@ def _check_matmul_shapes(x_shape, w_shape):
         axis = "the only axis" if len(w_shape) == 1 else "the second-to-last axis"
         raise shape_error("matmul", x_shape, w_shape,
                           f"the last axis of the first ({inner_x}) must match {axis} of the second ({inner_w})")
+    if len(x_shape) <= 2 or len(w_shape) <= 2:
+        return  # at most one operand has batch axes: nothing to broadcast (the common case, checked first)
     try:
         np.broadcast_shapes(x_shape[:-2], w_shape[:-2])
     except ValueError:
@@ -63,12 +69,7 @@ def matmul(x, w):
     x, w = as_operand(x), as_operand(w)
     x_value, w_value = value_of(x), value_of(w)
     _check_matmul_shapes(np.shape(x_value), np.shape(w_value))
-    prevs = []
-    if isinstance(x, Tensor):
-        prevs.append(Edge(x, local_grad=w_value, backward_fn=_matmul_grad_left))
-    if isinstance(w, Tensor):
-        prevs.append(Edge(w, local_grad=x_value, backward_fn=_matmul_grad_right))
-    return Tensor(x_value @ w_value, prevs=prevs, op="@")
+    return tensor_node(x_value @ w_value, "@", (x, w_value, _matmul_grad_left), (w, x_value, _matmul_grad_right))
 
 def _rmatmul(self, other):
     "`other @ self` for a constant `other`."
