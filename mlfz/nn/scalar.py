@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 
-# %% ../../nbs/01_computational_graphs.ipynb #7b9aa2c6
+# %% ../../nbs/01_computational_graphs.ipynb #0bc7d144
 import math
 from numbers import Real
 
 from ..autodiff import Edge, backpropagate
 
-# %% ../../nbs/01_computational_graphs.ipynb #62ac0622
+# %% ../../nbs/01_computational_graphs.ipynb #bcc293e1
 class Scalar:
     "A number that records the computational graph it comes from, for reverse-mode differentiation."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
@@ -37,7 +37,7 @@ class Scalar:
         grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
         return f"Scalar({self.value:.6g}{name}{grad})"
 
-# %% ../../nbs/01_computational_graphs.ipynb #d33b747b
+# %% ../../nbs/01_computational_graphs.ipynb #3979d069
 def _value(x):
     "The number behind `x`, a `Scalar` or a plain number."
     return x.value if isinstance(x, Scalar) else x
@@ -55,7 +55,7 @@ def _node(value, op, *inputs):
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
     return Scalar(value, edges, op=op if edges else None)  # made of constants only: a leaf
 
-# %% ../../nbs/01_computational_graphs.ipynb #db431096
+# %% ../../nbs/01_computational_graphs.ipynb #5e64528e
 def _add(x, y):
     return _node(_value(x) + _value(y), _label("+", x, y), (x, 1.0), (y, 1.0))
 
@@ -69,7 +69,7 @@ def _mul(x, y):
 def _neg(x):
     return _node(-x.value, "-", (x, -1.0))
 
-# %% ../../nbs/01_computational_graphs.ipynb #5afdbbb0
+# %% ../../nbs/01_computational_graphs.ipynb #e2191578
 def _div(x, y):
     a, b = _value(x), _value(y)
     if b == 0:
@@ -77,7 +77,7 @@ def _div(x, y):
     quotient = a / b
     return _node(quotient, _label("/", x, y), (x, 1 / b), (y, -quotient / b))  # b**2 could underflow to 0
 
-# %% ../../nbs/01_computational_graphs.ipynb #4e718b16
+# %% ../../nbs/01_computational_graphs.ipynb #a79542ae
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     expression = f"{base:g} ** {exponent:g}"
@@ -106,7 +106,7 @@ def _pow(x, y):
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
-# %% ../../nbs/01_computational_graphs.ipynb #ed37b5fa
+# %% ../../nbs/01_computational_graphs.ipynb #577f6ee8
 def _operators(rule):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
@@ -123,7 +123,7 @@ Scalar.__truediv__, Scalar.__rtruediv__ = _operators(_div)
 Scalar.__pow__, Scalar.__rpow__ = _operators(_pow)
 Scalar.__neg__ = _neg
 
-# %% ../../nbs/01_computational_graphs.ipynb #c9e8e27f
+# %% ../../nbs/01_computational_graphs.ipynb #5b1f9847
 def exp(x):
     "$e^x$; its derivative is $e^x$ again."
     value = math.exp(_value(x))
