@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['draw_graph', 'BackwardSteps', 'backward_steps']
 
-# %% ../nbs/04_drawing_graphs.ipynb #92ee47fc
+# %% ../nbs/04_drawing_graphs.ipynb #87d0f185
 import html
 import re
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from .autodiff import edge_gradient, topological_order
 
-# %% ../nbs/04_drawing_graphs.ipynb #0aac5c45
+# %% ../nbs/04_drawing_graphs.ipynb #7cddb1d1
 def _num(x):
     "A number with at most 3 significant digits."
     return f"{float(x) + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
@@ -36,7 +36,7 @@ def _summary(v):
     low, high = _num(v.min()), _num(v.max())
     return f"all {low}" if low == high else f"∈ [{low}, {high}]"
 
-# %% ../nbs/04_drawing_graphs.ipynb #fcb71d56
+# %% ../nbs/04_drawing_graphs.ipynb #4e86cf2e
 def _is_tensor(node):
     return isinstance(node.value, np.ndarray)
 
@@ -69,7 +69,7 @@ def _flow_label(node, edge, grad):
         lines = [_num(grad), _rule(node, edge) if getattr(edge.backward_fn, "label", None) else None]
     return "<" + "<br/>".join(html.escape(line) for line in lines if line) + ">"
 
-# %% ../nbs/04_drawing_graphs.ipynb #d2653dce
+# %% ../nbs/04_drawing_graphs.ipynb #433128d6
 _FONT = "Helvetica"
 _INK = "#343a40"          # forward edges and text
 _GRAD = "#e8590c"         # gradients: their text and the backward edges
@@ -138,7 +138,7 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         dot.subgraph(backward)
     return dot
 
-# %% ../nbs/04_drawing_graphs.ipynb #47820897
+# %% ../nbs/04_drawing_graphs.ipynb #9932f482
 def draw_graph(root, show_grad=True, rankdir="LR"):
     """The computational graph of `root` (a `Scalar` or a `Tensor`) as a `graphviz.Digraph`: values,
     operations, forward edges; once `backward()` has run (and with `show_grad`), also every gradient
@@ -152,7 +152,7 @@ def draw_graph(root, show_grad=True, rankdir="LR"):
              for i, n in enumerate(order) if i in grads for j, e in enumerate(n.prevs)}
     return _digraph(order, rankdir, grads, flows)
 
-# %% ../nbs/04_drawing_graphs.ipynb #e7f89e24
+# %% ../nbs/04_drawing_graphs.ipynb #76464802
 def _pending_text(terms):
     "What a node has collected so far from the `terms` its consumers passed back."
     total = sum(terms)
@@ -175,7 +175,7 @@ def _passes(node, edge, grad, root):
         how = _num(grad)
     return f"{how} to {_ref(edge.prev)}"
 
-# %% ../nbs/04_drawing_graphs.ipynb #076b3f36
+# %% ../nbs/04_drawing_graphs.ipynb #f41f945a
 class BackwardSteps:
     "The frames of a backward pass: `graphviz.Digraph`s, one per processed node, each with a caption."
     def __init__(self, frames, captions, nodes):
@@ -215,7 +215,7 @@ def _inline_svg(dot):
     svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg[svg.index("<svg"):], flags=re.S)
     return svg.replace("<svg ", '<svg style="display:block;max-width:100%;height:auto" ', 1)
 
-# %% ../nbs/04_drawing_graphs.ipynb #5b8a5717
+# %% ../nbs/04_drawing_graphs.ipynb #4ec7ed43
 def backward_steps(root, rankdir="LR"):
     """The backward pass that `root.backward()` made, one picture per node in the order it was processed:
     a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip."""
