@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['transpose', 'reshape']
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #de4d315e
+# %% ../../../nbs/13_transpose_reshape.ipynb #81e26837
 import operator
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #f0f9a40f
+# %% ../../../nbs/13_transpose_reshape.ipynb #cf6ce72e
 def _transpose_grad(node, inverse, prev):
     "Apply the inverse permutation to the upstream gradient."
     return np.transpose(node.backwards_grad, inverse)
@@ -30,24 +30,27 @@ def _permutation(axes, shape):
 
 def transpose(x, axes=None):
     "Permute the axes of `x` (reverse them if `axes` is None), as `np.transpose`."
+    x = x if isinstance(x, Tensor) else Tensor(x)
     permutation = _permutation(axes, x.shape)
     inverse = tuple(int(k) for k in np.argsort(permutation))
     return Tensor(np.transpose(x.value, permutation),
                   prevs=[Edge(x, local_grad=inverse, backward_fn=_transpose_grad)], op=f"transpose{permutation}")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #09e3b477
+# %% ../../../nbs/13_transpose_reshape.ipynb #910962bb
 def _axes_or_shape(args):
     "NumPy's two spellings of a sequence argument: `f(2, 3)` and `f((2, 3))`."
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
 
 def _transpose_method(self, *axes):
     "Permute the axes: `t.transpose()`, `t.transpose(1, 0, 2)` or `t.transpose((1, 0, 2))`."
-    return transpose(self, _axes_or_shape(axes) or None)
+    axes = _axes_or_shape(axes)
+    return transpose(self, None if axes in ((), (None,)) else axes)
 
+_transpose_method.__name__ = _transpose_method.__qualname__ = "transpose"  # how show_doc and help() name it
 Tensor.transpose = _transpose_method
 Tensor.T = property(transpose, doc="The tensor with its axes reversed.")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #b89c3fbe
+# %% ../../../nbs/13_transpose_reshape.ipynb #b7023f85
 def _reshape_grad(node, local_grad, prev):
     "Regroup the upstream gradient into the input's shape."
     return np.reshape(node.backwards_grad, prev.shape)
@@ -56,6 +59,7 @@ _reshape_grad.label = lambda node, prev: f"reshape to {prev.shape}"
 
 def reshape(x, shape):
     "`x` with its elements regrouped into `shape` (an int or a tuple, one axis may be -1), as `np.reshape`."
+    x = x if isinstance(x, Tensor) else Tensor(x)
     lengths = tuple(map(operator.index, shape)) if isinstance(shape, (tuple, list)) else (operator.index(shape),)
     try:
         if min(lengths, default=0) < -1:  # NumPy would read any negative length as -1
@@ -70,4 +74,5 @@ def _reshape_method(self, *shape):
     "Regroup the elements: `t.reshape(2, -1)` or `t.reshape((2, -1))`."
     return reshape(self, _axes_or_shape(shape))
 
+_reshape_method.__name__ = _reshape_method.__qualname__ = "reshape"
 Tensor.reshape = _reshape_method
