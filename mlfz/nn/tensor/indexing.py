@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['getitem']
 
-# %% ../../../nbs/16_indexing.ipynb #d82d8664
+# %% ../../../nbs/16_indexing.ipynb #e7174141
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/16_indexing.ipynb #cc2279f1
+# %% ../../../nbs/16_indexing.ipynb #e1826e93
 def _scatter_basic(node, index, prev):
     "Put the upstream gradient at the (never repeated) positions of a basic index; zeros elsewhere."
     grad = np.zeros_like(prev.value)
