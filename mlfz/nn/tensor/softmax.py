@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #b3d6c6f6
+# %% ../../../nbs/21_softmax.ipynb #f336ba43
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 from .reductions import normalize_axes
 
-# %% ../../../nbs/21_softmax.ipynb #0d5c96cb
+# %% ../../../nbs/21_softmax.ipynb #0d7ad5a3
 def _shift_by_max(x, axis):
     "`x` minus its maximum along `axis`, so that the largest exponential is e^0 = 1, and the maximum (with size-1 axes)."
     m = np.max(x, axis=axis, keepdims=True)
@@ -30,7 +30,7 @@ def _log_softmax_value(x, axis):
     shifted, _ = _shift_by_max(x, axis)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #aab8e28c
+# %% ../../../nbs/21_softmax.ipynb #d923431c
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
