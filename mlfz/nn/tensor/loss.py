@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['mean_squared_error', 'mean_absolute_error', 'binary_cross_entropy', 'cross_entropy']
 
-# %% ../../../nbs/22_losses.ipynb #17f97bd0
+# %% ../../../nbs/22_losses.ipynb #690e6abf
 import numpy as np
 from .core import Tensor, as_operand, value_of
 from .arithmetic import tensor_node
 from .softmax import _softmax_value, _log_softmax_value
 
-# %% ../../../nbs/22_losses.ipynb #62188533
+# %% ../../../nbs/22_losses.ipynb #e5456e8f
 def _same_shape(loss, preds, ys):
     "`preds` as a Tensor and `ys` as an operand, or a ValueError naming `loss` and both shapes if they differ."
     preds = preds if isinstance(preds, Tensor) else Tensor(preds)  # so that the loss is a Tensor in any case
@@ -21,19 +21,19 @@ def _same_shape(loss, preds, ys):
                          f"{np.shape(value_of(ys))} differ (reshape one of them; broadcasting here is almost always a bug)")
     return preds, ys
 
-# %% ../../../nbs/22_losses.ipynb #4b5287b0
+# %% ../../../nbs/22_losses.ipynb #b6b49871
 def mean_squared_error(preds, ys):
     "The mean of `(preds - ys) ** 2` over all elements; `preds` and `ys` must have the same shape."
     preds, ys = _same_shape("mean_squared_error", preds, ys)
     return ((preds - ys) ** 2).mean()
 
-# %% ../../../nbs/22_losses.ipynb #c3a3d717
+# %% ../../../nbs/22_losses.ipynb #0d3b8ebf
 def mean_absolute_error(preds, ys):
     "The mean of `abs(preds - ys)` over all elements; `preds` and `ys` must have the same shape."
     preds, ys = _same_shape("mean_absolute_error", preds, ys)
     return abs(preds - ys).mean()
 
-# %% ../../../nbs/22_losses.ipynb #20149d1d
+# %% ../../../nbs/22_losses.ipynb #9f36de15
 _BCE_MIN_LOG = -100.0  # PyTorch's floor for log p and log(1 - p)
 _BCE_EPS = 1e-12       # PyTorch's floor for p (1 - p) in the gradient
 
@@ -67,15 +67,17 @@ def binary_cross_entropy(preds, ys):
     value = -np.mean(y * log_p + (1 - y) * log_1mp)
     return tensor_node(value, "binary_cross_entropy", (preds, y, _bce_preds_backward), (ys, p, _bce_ys_backward))
 
-# %% ../../../nbs/22_losses.ipynb #c61612b4
+# %% ../../../nbs/22_losses.ipynb #afad9a7c
 def _class_labels(labels, n, c):
     "Hard labels as an integer array of shape (n,), or a ValueError saying what is wrong with them."
     if labels.shape != (n,):
         raise ValueError(f"cross_entropy: logits of shape ({n}, {c}) need labels of shape ({n},) or ({n}, {c}), got {labels.shape}")
     if labels.dtype.kind not in "iu":
-        if labels.dtype.kind != "f" or not np.all(np.mod(labels, 1) == 0):  # False for nan and inf too
-            bad = labels[np.mod(labels, 1) != 0][0] if labels.dtype.kind == "f" else labels.dtype
-            raise ValueError(f"cross_entropy: labels must be integer class indices, got {bad}")
+        if labels.dtype.kind != "f":
+            raise ValueError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
+        whole = np.isfinite(labels) & (np.round(labels) == labels)
+        if not whole.all():
+            raise ValueError(f"cross_entropy: labels must be integer class indices, got {labels[~whole][0]}")
     out_of_range = (labels < 0) | (labels >= c)
     if out_of_range.any():
         raise ValueError(f"cross_entropy: labels must be class indices in [0, {c - 1}] for {c} classes, "
@@ -105,7 +107,7 @@ def cross_entropy(logits, labels):
     if z.ndim != 2:
         raise ValueError(f"cross_entropy: logits must have shape (N, C), got shape {z.shape}")
     (n, c), log_s = z.shape, _log_softmax_value(z, 1)
-    raw = value_of(labels) if isinstance(labels, Tensor) else np.asarray(labels)
+    raw = np.asarray(value_of(labels))
     if raw.ndim <= 1:
         labels = _class_labels(raw, n, c)
         value = -np.mean(log_s[np.arange(n), labels])
