@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['finite_diff', 'gradient_check']
 
-# %% ../nbs/23_gradient_checking.ipynb #e46cdfc1
+# %% ../nbs/23_gradient_checking.ipynb #5978469c
 import numpy as np
 
-# %% ../nbs/23_gradient_checking.ipynb #84dd1982
+# %% ../nbs/23_gradient_checking.ipynb #b3880e9c
 def finite_diff(f, x, h=1e-6):
     "Central-difference estimate of the gradient of the scalar-valued `f` at the array `x`."
     x = np.array(x, dtype=np.float64)  # a float64 copy that we may nudge in place
@@ -23,7 +23,7 @@ def finite_diff(f, x, h=1e-6):
         grad[idx] = (above - below) / (2 * h)
     return grad
 
-# %% ../nbs/23_gradient_checking.ipynb #8555781b
+# %% ../nbs/23_gradient_checking.ipynb #8368062b
 _upstream_rng = np.random.default_rng(0)  # seeded: a failing check fails the same way every run
 
 def _describe_input(i, t):
@@ -59,7 +59,7 @@ def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
         error = np.abs(got - expected)
         excess = np.where(np.isnan(error), np.inf, error - rtol * np.abs(expected))
         if not np.allclose(got, expected, rtol=rtol, atol=atol):
-            worst = tuple(int(i) for i in np.unravel_index(np.argmax(excess), error.shape))
+            worst = tuple(int(k) for k in np.unravel_index(np.argmax(excess), error.shape))
             raise AssertionError(
                 f"gradient of {_describe_input(i, t)} is wrong at index {worst}: "
                 f"backward() gives {got[worst]:.6g}, finite differences give {expected[worst]:.6g}")
