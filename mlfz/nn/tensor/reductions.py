@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #7f1d36e8
+# %% ../../../nbs/15_reductions.ipynb #83090184
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #a1bbb663
+# %% ../../../nbs/15_reductions.ipynb #bd31ee18
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as a sorted tuple of axes in `range(ndim)`."
     if axis is None:
@@ -28,10 +28,12 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #176e06f1
+# %% ../../../nbs/15_reductions.ipynb #537ac7a7
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in their places, with size 1 (still there if the reduction kept its dims)."
-    return grad if grad.ndim == ndim else np.expand_dims(grad, axes)
+    if grad.ndim == ndim or grad.ndim == 0:  # a 0-d gradient (of a total) broadcasts as it is: no view needed
+        return grad
+    return np.expand_dims(grad, axes)
 
 def _spread_back(node, axes, prev):
     return np.broadcast_to(_put_back(node.backwards_grad, axes, prev.ndim), prev.shape)
@@ -53,7 +55,7 @@ def summation(x, axes=None):
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #a1edfcbc
+# %% ../../../nbs/15_reductions.ipynb #2b80ba71
 def _spread_back_scaled(node, axes, prev):
     count = math.prod(prev.shape[a] for a in axes)  # the number of elements in each mean
     return np.broadcast_to(_put_back(node.backwards_grad / count, axes, prev.ndim), prev.shape)
@@ -68,7 +70,7 @@ def mean(x, axis=None, keepdims=False):
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #b40dc2a4
+# %% ../../../nbs/15_reductions.ipynb #f741ff92
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` keeps the reduced axes, with size 1, to compare with the input
     hits = prev.value == extreme
