@@ -5,20 +5,20 @@
 # %% auto #0
 __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 
-# %% ../../nbs/01_computational_graphs.ipynb #0bc7d144
+# %% ../../nbs/01_computational_graphs.ipynb #01945a80
 import math
 from numbers import Real
 
 from ..autodiff import Edge, backpropagate
 
-# %% ../../nbs/01_computational_graphs.ipynb #bcc293e1
+# %% ../../nbs/01_computational_graphs.ipynb #c8740b07
 class Scalar:
-    "A number that records the computational graph it comes from, for reverse-mode differentiation."
+    "A number that records the computational graph it comes from, to differentiate through it."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
 
     def __init__(self,
                  value,       # the number; stored as a Python float
-                 prevs=None,  # one `Edge(prev, local_grad)` per input of the operation that made it
+                 prevs=None,  # one `Edge(prev, local_grad)` per input of its operation
                  op=None,     # a short label of that operation, None for a leaf
                  name=None):  # an optional label for printing and pictures
         self.value = float(value)
@@ -27,9 +27,9 @@ class Scalar:
         self.backwards_grad = None
 
     def backward(self,
-                 grad=None,       # the gradient to start from at this value; None means 1
-                 zero_grad=True): # False adds the new gradients to those already stored
-        "Fill `backwards_grad` of this value and of every value it depends on, starting from `grad` (default 1)."
+                 grad=None,       # the gradient to start from here; None means 1
+                 zero_grad=True): # False adds the new gradients to the stored ones
+        "Fill `backwards_grad` of this value and of every value it depends on."
         backpropagate(self, 1.0 if grad is None else grad, zero_grad)
 
     def __repr__(self):
@@ -37,13 +37,13 @@ class Scalar:
         grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
         return f"Scalar({self.value:.6g}{name}{grad})"
 
-# %% ../../nbs/01_computational_graphs.ipynb #3979d069
+# %% ../../nbs/01_computational_graphs.ipynb #2fe2fa72
 def _value(x):
     "The number behind `x`, a `Scalar` or a plain number."
     return x.value if isinstance(x, Scalar) else x
 
 def _label(op, left, right):
-    "The label of a binary operation; a constant operand is written into it, on its own side."
+    "The label of a binary operation, with a constant operand written in on its own side."
     if not isinstance(right, Scalar):
         return f"{op} {right:g}"
     if not isinstance(left, Scalar):
@@ -51,11 +51,11 @@ def _label(op, left, right):
     return op
 
 def _node(value, op, *inputs):
-    "A new `Scalar` made by `op`; `inputs` are (operand, local derivative) pairs, constants get no edge."
+    "A `Scalar` made by `op` from (operand, local derivative) pairs; constants get no edge."
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
-    return Scalar(value, edges, op=op if edges else None)  # made of constants only: a leaf
+    return Scalar(value, edges, op=op if edges else None)  # no Scalar input: a leaf
 
-# %% ../../nbs/01_computational_graphs.ipynb #5e64528e
+# %% ../../nbs/01_computational_graphs.ipynb #aec704b4
 def _add(x, y):
     return _node(_value(x) + _value(y), _label("+", x, y), (x, 1.0), (y, 1.0))
 
@@ -69,15 +69,16 @@ def _mul(x, y):
 def _neg(x):
     return _node(-x.value, "-", (x, -1.0))
 
-# %% ../../nbs/01_computational_graphs.ipynb #e2191578
+# %% ../../nbs/01_computational_graphs.ipynb #f0b396c1
 def _div(x, y):
     a, b = _value(x), _value(y)
     if b == 0:
         raise ValueError(f"division by zero: {a:g} / {b:g}")
     quotient = a / b
-    return _node(quotient, _label("/", x, y), (x, 1 / b), (y, -quotient / b))  # b**2 could underflow to 0
+    # -x / y**2 as -(x / y) / y: y**2 could underflow to 0
+    return _node(quotient, _label("/", x, y), (x, 1 / b), (y, -quotient / b))
 
-# %% ../../nbs/01_computational_graphs.ipynb #a79542ae
+# %% ../../nbs/01_computational_graphs.ipynb #967b4f75
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     expression = f"{base:g} ** {exponent:g}"
@@ -91,7 +92,8 @@ def _pow(x, y):
         if exponent == 0:
             grad_base = 0.0
         elif base == 0 and exponent < 1:
-            raise ValueError(f"{expression}: the derivative with respect to the base is infinite at 0")
+            raise ValueError(f"{expression}: the derivative with respect to the base "
+                             "is infinite at 0")
         else:
             grad_base = exponent * base ** (exponent - 1)
         inputs.append((x, grad_base))
@@ -101,17 +103,20 @@ def _pow(x, y):
         elif base == 0 and exponent > 0:
             grad_exponent = 0.0
         else:
-            raise ValueError(f"{expression}: the derivative with respect to the exponent (x ** y * log x) "
-                             "is defined only for a positive base, or a zero base with a positive exponent")
+            raise ValueError(f"{expression}: the derivative with respect to the exponent "
+                             "(x ** y * log x) is defined only for a positive base, "
+                             "or a zero base with a positive exponent")
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
-# %% ../../nbs/01_computational_graphs.ipynb #577f6ee8
+# %% ../../nbs/01_computational_graphs.ipynb #09d5666c
 def _operators(rule):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
         # Scalar first: the check against the abstract Real is the slower one
-        return rule(self, other) if isinstance(other, Scalar) or isinstance(other, Real) else NotImplemented
+        if isinstance(other, Scalar) or isinstance(other, Real):
+            return rule(self, other)
+        return NotImplemented
     def reflected(self, other):
         return rule(other, self) if isinstance(other, Real) else NotImplemented
     return forward, reflected
@@ -123,14 +128,14 @@ Scalar.__truediv__, Scalar.__rtruediv__ = _operators(_div)
 Scalar.__pow__, Scalar.__rpow__ = _operators(_pow)
 Scalar.__neg__ = _neg
 
-# %% ../../nbs/01_computational_graphs.ipynb #5b1f9847
+# %% ../../nbs/01_computational_graphs.ipynb #71feefc0
 def exp(x):
     "$e^x$; its derivative is $e^x$ again."
     value = math.exp(_value(x))
     return _node(value, "exp", (x, value))
 
 def log(x):
-    "The natural logarithm $\\log x$, for $x > 0$ only (a `ValueError` otherwise); derivative $1 / x$."
+    "The natural logarithm $\\log x$ ($x > 0$, else a `ValueError`); derivative $1 / x$."
     a = _value(x)
     if a <= 0:
         raise ValueError(f"log of a non-positive number: log({a:g})")
@@ -152,7 +157,7 @@ def tanh(x):
     return _node(value, "tanh", (x, 1 - value * value))
 
 def sigmoid(x):
-    "The logistic function $\\sigma(x) = 1 / (1 + e^{-x})$, without overflow for any $x$; derivative $\\sigma(x) (1 - \\sigma(x))$."
+    "$\\sigma(x) = 1 / (1 + e^{-x})$, without overflow; derivative $\\sigma(x) (1 - \\sigma(x))$."
     a = _value(x)
     if a >= 0:
         value = 1 / (1 + math.exp(-a))
