@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['draw_graph', 'BackwardSteps', 'backward_steps']
 
-# %% ../nbs/04_drawing_graphs.ipynb #87d0f185
+# %% ../nbs/04_drawing_graphs.ipynb #74199eba
 import html
 import re
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from .autodiff import edge_gradient, topological_order
 
-# %% ../nbs/04_drawing_graphs.ipynb #7cddb1d1
+# %% ../nbs/04_drawing_graphs.ipynb #ec8b9856
 def _num(x):
     "A number with at most 3 significant digits."
     return f"{float(x) + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
@@ -24,7 +24,7 @@ def _term(x):
     return f"({_num(x)})" if float(x) < 0 else _num(x)
 
 def _summary(v):
-    "A short text for a value or a gradient: the number, a small array's elements, a large one's range."
+    "A value or gradient in short: the number, a small array's elements, a large one's range."
     if not isinstance(v, np.ndarray):
         return _num(v)
     if v.size == 0:
@@ -36,7 +36,7 @@ def _summary(v):
     low, high = _num(v.min()), _num(v.max())
     return f"all {low}" if low == high else f"∈ [{low}, {high}]"
 
-# %% ../nbs/04_drawing_graphs.ipynb #4e86cf2e
+# %% ../nbs/04_drawing_graphs.ipynb #69831920
 def _is_tensor(node):
     return isinstance(node.value, np.ndarray)
 
@@ -49,7 +49,7 @@ def _ref(node):
     return f"the leaf {node.value.shape if _is_tensor(node) else _num(node.value)}"
 
 def _rule(node, edge):
-    "The rule that turns the gradient of `node` into the gradient along `edge`, in a few words (or None)."
+    "In a few words (or None), the rule that turns `node`'s gradient into the one along `edge`."
     fn = edge.backward_fn
     if fn is None:
         return "unchanged" if edge.local_grad is None else "× local grad"
@@ -62,14 +62,15 @@ def _rule(node, edge):
     return None if name == "<lambda>" else name.strip("_")
 
 def _flow_label(node, edge, grad):
-    "The HTML label of a backward edge: the gradient for scalars, its shape and its rule for tensors."
+    "The HTML label of a backward edge: the gradient for scalars, its shape and rule for tensors."
     if _is_tensor(node):
         lines = [str(np.shape(grad)), _rule(node, edge)]
     else:  # a scalar rule is named only when it says so
-        lines = [_num(grad), _rule(node, edge) if getattr(edge.backward_fn, "label", None) else None]
+        labelled = getattr(edge.backward_fn, "label", None)
+        lines = [_num(grad), _rule(node, edge) if labelled else None]
     return "<" + "<br/>".join(html.escape(line) for line in lines if line) + ">"
 
-# %% ../nbs/04_drawing_graphs.ipynb #433128d6
+# %% ../nbs/04_drawing_graphs.ipynb #9ab148b6
 _FONT = "Helvetica"
 _INK = "#343a40"          # forward edges and text
 _GRAD = "#e8590c"         # gradients: their text and the backward edges
@@ -79,7 +80,7 @@ _VALUE_FILL, _OP_FILL, _FOCUS_FILL = "#f8f9fa", "#e7f0fa", "#fff3bf"
 
 def _value_label(node, grad=None, cell=None):
     """The HTML label of a value node: name and value, then its gradient `(text, final)` if any.
-    `cell` = (width, height) reserves room for the gradient, so that it appears without moving anything."""
+    `cell` = (width, height) reserves room for the gradient: it moves nothing when it appears."""
     # a no-break space after the name: browsers drop a plain space at the start of an SVG text
     name = f"<b>{html.escape(str(node.name))}</b>&#160;" if getattr(node, "name", None) else ""
     if _is_tensor(node):
@@ -138,7 +139,7 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         dot.subgraph(backward)
     return dot
 
-# %% ../nbs/04_drawing_graphs.ipynb #9932f482
+# %% ../nbs/04_drawing_graphs.ipynb #b3bdfa13
 def draw_graph(root, show_grad=True, rankdir="LR"):
     """The computational graph of `root` (a `Scalar` or a `Tensor`) as a `graphviz.Digraph`: values,
     operations, forward edges; once `backward()` has run (and with `show_grad`), also every gradient
@@ -152,7 +153,7 @@ def draw_graph(root, show_grad=True, rankdir="LR"):
              for i, n in enumerate(order) if i in grads for j, e in enumerate(n.prevs)}
     return _digraph(order, rankdir, grads, flows)
 
-# %% ../nbs/04_drawing_graphs.ipynb #76464802
+# %% ../nbs/04_drawing_graphs.ipynb #d75df114
 def _pending_text(terms):
     "What a node has collected so far from the `terms` its consumers passed back."
     total = sum(terms)
@@ -175,9 +176,9 @@ def _passes(node, edge, grad, root):
         how = _num(grad)
     return f"{how} to {_ref(edge.prev)}"
 
-# %% ../nbs/04_drawing_graphs.ipynb #f41f945a
+# %% ../nbs/04_drawing_graphs.ipynb #46770649
 class BackwardSteps:
-    "The frames of a backward pass: `graphviz.Digraph`s, one per processed node, each with a caption."
+    "The frames of a backward pass, one `graphviz.Digraph` per processed node, with captions."
     def __init__(self, frames, captions, nodes):
         self.frames, self.captions, self.nodes = frames, captions, nodes
 
@@ -195,10 +196,13 @@ class BackwardSteps:
         for frame, caption in zip(self.frames, self.captions):
             step, text = caption.split(": ", 1)
             figures.append(
-                f'<figure style="{_FIGURE}"><figcaption style="{_CAPTION}"><b>{html.escape(step)}</b>: '
-                f'{html.escape(text)}</figcaption>{_inline_svg(frame)}</figure>')
-        return (f'<div style="{_HINT}">the backward pass in {len(self)} steps, one per node: '
-                f'scroll sideways for the next →</div><div style="{_STRIP}">{"".join(figures)}</div>')
+                f'<figure style="{_FIGURE}"><figcaption style="{_CAPTION}">'
+                f'<b>{html.escape(step)}</b>: {html.escape(text)}</figcaption>'
+                f'{_inline_svg(frame)}</figure>')
+        hint = (f"the backward pass in {len(self)} steps, one per node: "
+                "scroll sideways for the next →")
+        return (f'<div style="{_HINT}">{hint}</div>'
+                f'<div style="{_STRIP}">{"".join(figures)}</div>')
 
 # each frame at most as wide as the strip, its caption wrapped to the frame's width
 _STRIP = "display:flex;gap:10px;overflow-x:auto;scroll-snap-type:x mandatory;padding:2px 2px 10px"
@@ -212,15 +216,17 @@ def _inline_svg(dot):
     """The SVG of `dot` to inline in a page: no XML header, no ids (they would clash between frames),
     no titles (tooltips of internal ids), and it shrinks with its frame."""
     svg = dot.pipe(format="svg", encoding="utf-8")
-    svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg[svg.index("<svg"):], flags=re.S)
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg, flags=re.S)
     return svg.replace("<svg ", '<svg style="display:block;max-width:100%;height:auto" ', 1)
 
-# %% ../nbs/04_drawing_graphs.ipynb #4ec7ed43
+# %% ../nbs/04_drawing_graphs.ipynb #220cd724
 def backward_steps(root, rankdir="LR"):
-    """The backward pass that `root.backward()` made, one picture per node in the order it was processed:
+    """The backward pass that `root.backward()` made, one picture per node in processing order:
     a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip."""
     if root.backwards_grad is None:
-        raise ValueError("backward_steps draws a finished backward pass: call root.backward() first")
+        raise ValueError("backward_steps draws a finished backward pass: "
+                         "call root.backward() first")
     order = topological_order(root)
     position = {id(node): i for i, node in enumerate(order)}
     sent = {(i, j): edge_gradient(node, e)  # what each node passed back along each of its edges
@@ -240,8 +246,9 @@ def backward_steps(root, rankdir="LR"):
         passes = [_passes(node, e, sent[i, j], root) for j, e in enumerate(node.prevs)]
         captions.append(f"step {step} of {len(order)}: {_ref(node)} {verb} gradient "
                         f"{_summary(node.backwards_grad)}; "
-                        + ("it passes " + "; ".join(passes) if passes else "a leaf, it passes nothing on"))
-    # each gradient line gets the width of the longest text it will ever show: frames share one layout
+                        + ("it passes " + "; ".join(passes) if passes
+                           else "a leaf, it passes nothing on"))
+    # each gradient line as wide as the longest text it will ever show: one layout for all frames
     widths = {}
     for _, grads, _ in states:
         for k, (text, _) in grads.items():
