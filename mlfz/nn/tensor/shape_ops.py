@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['transpose', 'reshape']
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #81e26837
+# %% ../../../nbs/13_transpose_reshape.ipynb #f25119d3
 import operator
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #cf6ce72e
+# %% ../../../nbs/13_transpose_reshape.ipynb #6d8428c8
 def _transpose_grad(node, inverse, prev):
     "Apply the inverse permutation to the upstream gradient."
     return np.transpose(node.backwards_grad, inverse)
@@ -19,13 +19,14 @@ def _transpose_grad(node, inverse, prev):
 _transpose_grad.label = lambda node, prev: f"transpose{node.prevs[0].local_grad}"
 
 def _permutation(axes, shape):
-    "`axes` as a permutation of `range(len(shape))`, negative axes resolved; the axes reversed for None."
+    "`axes` as a permutation of `range(len(shape))`, negative axes resolved."
     ndim = len(shape)
     if axes is None:
         return tuple(range(ndim))[::-1]
     permutation = tuple(a + ndim if a < 0 else a for a in map(operator.index, axes))
     if sorted(permutation) != list(range(ndim)):
-        raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {ndim} axes of shape {shape}")
+        raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation "
+                         f"of the {ndim} axes of shape {shape}")
     return permutation
 
 def transpose(x, axes=None):
@@ -33,24 +34,27 @@ def transpose(x, axes=None):
     x = x if isinstance(x, Tensor) else Tensor(x)
     permutation = _permutation(axes, x.shape)
     inverse = tuple(int(k) for k in np.argsort(permutation))
-    return Tensor(np.transpose(x.value, permutation),
-                  prevs=[Edge(x, local_grad=inverse, backward_fn=_transpose_grad)], op=f"transpose{permutation}")
+    edge = Edge(x, local_grad=inverse, backward_fn=_transpose_grad)
+    value = np.transpose(x.value, permutation)
+    return Tensor(value, prevs=[edge], op=f"transpose{permutation}")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #910962bb
+# %% ../../../nbs/13_transpose_reshape.ipynb #5cebc5d8
 def _axes_or_shape(args):
     "NumPy's two spellings of a sequence argument: `f(2, 3)` and `f((2, 3))`."
-    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    one_sequence = len(args) == 1 and isinstance(args[0], (tuple, list))
+    return tuple(args[0]) if one_sequence else args
 
 def _transpose_method(self, *axes):
-    "Permute the axes: `t.transpose()`, `t.transpose(1, 0, 2)` or `t.transpose((1, 0, 2))`."
+    "Permute axes: `t.transpose()`, `t.transpose(1, 2, 0)`, `t.transpose((1, 2, 0))`."
     axes = _axes_or_shape(axes)
     return transpose(self, None if axes in ((), (None,)) else axes)
 
-_transpose_method.__name__ = _transpose_method.__qualname__ = "transpose"  # how show_doc and help() name it
+# the name that show_doc and help() display
+_transpose_method.__name__ = _transpose_method.__qualname__ = "transpose"
 Tensor.transpose = _transpose_method
 Tensor.T = property(transpose, doc="The tensor with its axes reversed.")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #b7023f85
+# %% ../../../nbs/13_transpose_reshape.ipynb #2e6d551c
 def _reshape_grad(node, local_grad, prev):
     "Regroup the upstream gradient into the input's shape."
     return np.reshape(node.backwards_grad, prev.shape)
@@ -58,16 +62,18 @@ def _reshape_grad(node, local_grad, prev):
 _reshape_grad.label = lambda node, prev: f"reshape to {prev.shape}"
 
 def reshape(x, shape):
-    "`x` with its elements regrouped into `shape` (an int or a tuple, one axis may be -1), as `np.reshape`."
+    "`x` regrouped into `shape` (one length may be -1), like `np.reshape`."
     x = x if isinstance(x, Tensor) else Tensor(x)
-    lengths = tuple(map(operator.index, shape)) if isinstance(shape, (tuple, list)) else (operator.index(shape),)
+    lengths = shape if isinstance(shape, (tuple, list)) else (shape,)  # int or tuple
+    lengths = tuple(map(operator.index, lengths))
     try:
         if min(lengths, default=0) < -1:  # NumPy would read any negative length as -1
             raise ValueError
         value = np.reshape(x.value, lengths)
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape shape {x.shape} ({x.size} elements) into shape {shape}"
-                         " (the lengths must multiply to the size; one of them may be -1)") from None
+        raise ValueError(f"reshape: cannot reshape shape {x.shape} ({x.size} elements) "
+                         f"into shape {shape} (the lengths must multiply to the size; "
+                         "one of them may be -1)") from None
     return Tensor(value, prevs=[Edge(x, backward_fn=_reshape_grad)], op="reshape")
 
 def _reshape_method(self, *shape):
