@@ -5,20 +5,20 @@
 # %% auto #0
 __all__ = ['getitem']
 
-# %% ../../../nbs/16_indexing.ipynb #e7174141
+# %% ../../../nbs/16_indexing.ipynb #c5ad046a
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/16_indexing.ipynb #e1826e93
+# %% ../../../nbs/16_indexing.ipynb #0aa8e67b
 def _scatter_basic(node, index, prev):
-    "Put the upstream gradient at the (never repeated) positions of a basic index; zeros elsewhere."
+    "Place the upstream gradient at the (never repeated) positions of a basic index."
     grad = np.zeros_like(prev.value)
     grad[index] = node.backwards_grad
     return grad
 
 def _scatter_add(node, index, prev):
-    "Add every upstream gradient element at its position: repeated positions accumulate."
+    "Add each upstream gradient element at its position: repeated positions accumulate."
     grad = np.zeros_like(prev.value)
     np.add.at(grad, index, node.backwards_grad)
     return grad
@@ -34,22 +34,25 @@ def _plain_index(index):
         return index
     positions = index.value.astype(np.intp)
     if not np.array_equal(positions, index.value):
-        raise IndexError(f"index: a Tensor index must hold whole numbers, got {index.value}")
+        raise IndexError(f"index: a Tensor index must hold whole numbers, "
+                         f"got {index.value}")
     return positions
 
 def _is_basic(index):
-    "True for integers, slices, Ellipsis and None only: NumPy's basic indexing, which never picks an element twice."
+    "True for NumPy's basic indices (ints, slices, ..., None): nothing picked twice."
     items = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items)
 
 def getitem(x, index):
-    "`x[index]` for any NumPy index; the gradient scatters back, accumulating over repeated positions."
+    "`x[index]` for any NumPy index; the gradient scatters back, repeats adding up."
     index = _plain_index(index)
     try:
         value = x.value[index]
     except IndexError as e:
         raise IndexError(f"index: {e} (tensor of shape {x.shape})") from None
     backward_fn = _scatter_basic if _is_basic(index) else _scatter_add
-    return Tensor(value, prevs=[Edge(x, local_grad=index, backward_fn=backward_fn)], op="index")
+    edge = Edge(x, local_grad=index, backward_fn=backward_fn)
+    return Tensor(value, prevs=[edge], op="index")
 
 Tensor.__getitem__ = getitem
