@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #f336ba43
+# %% ../../../nbs/21_softmax.ipynb #4c43c9a0
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 from .reductions import normalize_axes
 
-# %% ../../../nbs/21_softmax.ipynb #0d7ad5a3
+# %% ../../../nbs/21_softmax.ipynb #f0e0c6cc
 def _shift_by_max(x, axis):
-    "`x` minus its maximum along `axis`, so that the largest exponential is e^0 = 1, and the maximum (with size-1 axes)."
+    "`x - m` and `m`, the maximum along `axis`: the largest e^(x-m) is 1."
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # no finite maximum (all -inf, say): shift by 0, or -inf - -inf = nan
+    m = np.where(np.isfinite(m), m, 0)  # all -inf, say: shift by 0 (-inf - -inf = nan)
     return x - m, m
 
 def _softmax_value(x, axis):
@@ -26,11 +26,11 @@ def _softmax_value(x, axis):
     return e
 
 def _log_softmax_value(x, axis):
-    "log softmax(x) along `axis`, computed as (x - m) - log Σ e^(x - m) with m the maximum."
+    "log softmax(x) along `axis`, as (x - m) - log Σ e^(x - m) with m the maximum."
     shifted, _ = _shift_by_max(x, axis)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #d923431c
+# %% ../../../nbs/21_softmax.ipynb #c0764cbf
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
@@ -41,7 +41,8 @@ def softmax(x, axis=-1):
     "Softmax along `axis`: `exp(x)` normalized to sum to 1, computed without overflow."
     x = as_operand(x)
     axes = normalize_axes(axis, np.ndim(value_of(x)), "softmax")
-    return tensor_node(_softmax_value(value_of(x), axes), "softmax", (x, axes, _softmax_backward))
+    value = _softmax_value(value_of(x), axes)
+    return tensor_node(value, "softmax", (x, axes, _softmax_backward))
 
 def _log_softmax_backward(node, axis, prev):
     g = node.backwards_grad
@@ -49,25 +50,28 @@ def _log_softmax_backward(node, axis, prev):
 _log_softmax_backward.label = "g − eʸ ⊙ Σ g"
 
 def log_softmax(x, axis=-1):
-    "The logarithm of softmax along `axis`, computed as `x - logsumexp(x)` without overflow or log(0)."
+    "log(softmax(x)) along `axis`, as `x - logsumexp(x)`: no overflow, no log(0)."
     x = as_operand(x)
     axes = normalize_axes(axis, np.ndim(value_of(x)), "log_softmax")
-    return tensor_node(_log_softmax_value(value_of(x), axes), "log_softmax", (x, axes, _log_softmax_backward))
+    value = _log_softmax_value(value_of(x), axes)
+    return tensor_node(value, "log_softmax", (x, axes, _log_softmax_backward))
 
 def _logsumexp_backward(node, reduced, prev):
-    # put the reduced axes back (size 1) into g and ℓ, so that they broadcast against x
-    g, lse = np.expand_dims(node.backwards_grad, reduced), np.expand_dims(node.value, reduced)
+    # the reduced axes back in g and ℓ (length 1), so that they broadcast against x
+    g = np.expand_dims(node.backwards_grad, reduced)
+    lse = np.expand_dims(node.value, reduced)
     return g * np.exp(prev.value - lse)
 _logsumexp_backward.label = "g · e^(x − ℓ)"
 
 def logsumexp(x, axis=None, keepdims=False):
-    "`log(sum(exp(x)))` over `axis` (None: all axes), like `scipy.special.logsumexp`, without overflow."
+    "`log(sum(exp(x)))` over `axis` (None: all), like `scipy.special.logsumexp`."
     x = as_operand(x)
     value = value_of(x)
     axes = normalize_axes(axis, np.ndim(value), "logsumexp")
     shifted, m = _shift_by_max(value, axes)
-    with np.errstate(divide="ignore"):  # a slice of only -inf sums to 0, and log 0 = -inf is the right answer
+    with np.errstate(divide="ignore"):  # all -inf: sum 0, and log 0 = -inf is right
         lse = np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
         lse = np.squeeze(lse, axis=axes)
-    return tensor_node(lse, "logsumexp", (x, () if keepdims else axes, _logsumexp_backward))
+    reduced = () if keepdims else axes  # the axes the backward pass must put back
+    return tensor_node(lse, "logsumexp", (x, reduced, _logsumexp_backward))
