@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['draw_graph', 'BackwardSteps', 'backward_steps']
 
-# %% ../nbs/04_drawing_graphs.ipynb #74199eba
+# %% ../nbs/04_drawing_graphs.ipynb #131a61a5
 import html
 import re
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from .autodiff import edge_gradient, topological_order
 
-# %% ../nbs/04_drawing_graphs.ipynb #ec8b9856
+# %% ../nbs/04_drawing_graphs.ipynb #a5b0579d
 def _num(x):
     "A number with at most 3 significant digits."
     return f"{float(x) + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
@@ -36,7 +36,7 @@ def _summary(v):
     low, high = _num(v.min()), _num(v.max())
     return f"all {low}" if low == high else f"∈ [{low}, {high}]"
 
-# %% ../nbs/04_drawing_graphs.ipynb #69831920
+# %% ../nbs/04_drawing_graphs.ipynb #0f75ba1a
 def _is_tensor(node):
     return isinstance(node.value, np.ndarray)
 
@@ -70,7 +70,7 @@ def _flow_label(node, edge, grad):
         lines = [_num(grad), _rule(node, edge) if labelled else None]
     return "<" + "<br/>".join(html.escape(line) for line in lines if line) + ">"
 
-# %% ../nbs/04_drawing_graphs.ipynb #9ab148b6
+# %% ../nbs/04_drawing_graphs.ipynb #2682b58c
 _FONT = "Helvetica"
 _INK = "#343a40"          # forward edges and text
 _GRAD = "#e8590c"         # gradients: their text and the backward edges
@@ -139,7 +139,7 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         dot.subgraph(backward)
     return dot
 
-# %% ../nbs/04_drawing_graphs.ipynb #b3bdfa13
+# %% ../nbs/04_drawing_graphs.ipynb #48c66736
 def draw_graph(root, show_grad=True, rankdir="LR"):
     """The computational graph of `root` (a `Scalar` or a `Tensor`) as a `graphviz.Digraph`: values,
     operations, forward edges; once `backward()` has run (and with `show_grad`), also every gradient
@@ -153,7 +153,7 @@ def draw_graph(root, show_grad=True, rankdir="LR"):
              for i, n in enumerate(order) if i in grads for j, e in enumerate(n.prevs)}
     return _digraph(order, rankdir, grads, flows)
 
-# %% ../nbs/04_drawing_graphs.ipynb #d75df114
+# %% ../nbs/04_drawing_graphs.ipynb #1bec6200
 def _pending_text(terms):
     "What a node has collected so far from the `terms` its consumers passed back."
     total = sum(terms)
@@ -176,7 +176,7 @@ def _passes(node, edge, grad, root):
         how = _num(grad)
     return f"{how} to {_ref(edge.prev)}"
 
-# %% ../nbs/04_drawing_graphs.ipynb #46770649
+# %% ../nbs/04_drawing_graphs.ipynb #bb6f0d3c
 class BackwardSteps:
     "The frames of a backward pass, one `graphviz.Digraph` per processed node, with captions."
     def __init__(self, frames, captions, nodes):
@@ -220,7 +220,7 @@ def _inline_svg(dot):
     svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg, flags=re.S)
     return svg.replace("<svg ", '<svg style="display:block;max-width:100%;height:auto" ', 1)
 
-# %% ../nbs/04_drawing_graphs.ipynb #220cd724
+# %% ../nbs/04_drawing_graphs.ipynb #f84426cd
 def backward_steps(root, rankdir="LR"):
     """The backward pass that `root.backward()` made, one picture per node in processing order:
     a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip."""
