@@ -5,47 +5,51 @@
 # %% auto #0
 __all__ = ['mean_squared_error', 'mean_absolute_error', 'binary_cross_entropy', 'cross_entropy']
 
-# %% ../../../nbs/22_losses.ipynb #690e6abf
+# %% ../../../nbs/22_losses.ipynb #6c71b537
 import numpy as np
 from .core import Tensor, as_operand, value_of
 from .arithmetic import tensor_node
 from .softmax import _softmax_value, _log_softmax_value
 
-# %% ../../../nbs/22_losses.ipynb #e5456e8f
+# %% ../../../nbs/22_losses.ipynb #3bca7f6c
 def _same_shape(loss, preds, ys):
-    "`preds` as a Tensor and `ys` as an operand, or a ValueError naming `loss` and both shapes if they differ."
-    preds = preds if isinstance(preds, Tensor) else Tensor(preds)  # so that the loss is a Tensor in any case
+    "`preds` as a Tensor, `ys` as an operand; a ValueError if their shapes differ."
+    preds = preds if isinstance(preds, Tensor) else Tensor(preds)  # a Tensor loss
     ys = as_operand(ys)
-    if np.shape(value_of(preds)) != np.shape(value_of(ys)):
-        raise ValueError(f"{loss}: preds of shape {np.shape(value_of(preds))} and ys of shape "
-                         f"{np.shape(value_of(ys))} differ (reshape one of them; broadcasting here is almost always a bug)")
+    preds_shape, ys_shape = np.shape(value_of(preds)), np.shape(value_of(ys))
+    if preds_shape != ys_shape:
+        raise ValueError(f"{loss}: preds of shape {preds_shape} and ys of shape "
+                         f"{ys_shape} differ (reshape one of them; broadcasting "
+                         "here is almost always a bug)")
     return preds, ys
 
-# %% ../../../nbs/22_losses.ipynb #b6b49871
+# %% ../../../nbs/22_losses.ipynb #3fe4fc1d
 def mean_squared_error(preds, ys):
-    "The mean of `(preds - ys) ** 2` over all elements; `preds` and `ys` must have the same shape."
+    "The mean of `(preds - ys) ** 2` over all elements; the shapes must be equal."
     preds, ys = _same_shape("mean_squared_error", preds, ys)
     return ((preds - ys) ** 2).mean()
 
-# %% ../../../nbs/22_losses.ipynb #0d3b8ebf
+# %% ../../../nbs/22_losses.ipynb #ffdec1a2
 def mean_absolute_error(preds, ys):
-    "The mean of `abs(preds - ys)` over all elements; `preds` and `ys` must have the same shape."
+    "The mean of `abs(preds - ys)` over all elements; the shapes must be equal."
     preds, ys = _same_shape("mean_absolute_error", preds, ys)
     return abs(preds - ys).mean()
 
-# %% ../../../nbs/22_losses.ipynb #9f36de15
+# %% ../../../nbs/22_losses.ipynb #837d7616
 _BCE_MIN_LOG = -100.0  # PyTorch's floor for log p and log(1 - p)
 _BCE_EPS = 1e-12       # PyTorch's floor for p (1 - p) in the gradient
 
 def _check_probabilities(loss, name, values):
-    if values.size and not (np.all(values >= 0) and np.all(values <= 1)):  # False for nan too
-        raise ValueError(f"{loss}: {name} must be probabilities in [0, 1], got values from "
-                         f"{np.nanmin(values):g} to {np.nanmax(values):g}" + (" and nan" if np.isnan(values).any() else ""))
+    if values.size and not (np.all(values >= 0) and np.all(values <= 1)):  # nan fails
+        nan = " and nan" if np.isnan(values).any() else ""
+        raise ValueError(f"{loss}: {name} must be probabilities in [0, 1], got values "
+                         f"from {np.nanmin(values):g} to {np.nanmax(values):g}{nan}")
 
 def _bce_logs(p):
     "log p and log(1 - p), each clamped from below at -100."
-    with np.errstate(divide="ignore"):  # log 0 = -inf is expected here; the clamp deals with it
-        return np.maximum(np.log(p), _BCE_MIN_LOG), np.maximum(np.log1p(-p), _BCE_MIN_LOG)
+    with np.errstate(divide="ignore"):  # log 0 = -inf is expected; the clamp handles it
+        log_p, log_1mp = np.log(p), np.log1p(-p)
+    return np.maximum(log_p, _BCE_MIN_LOG), np.maximum(log_1mp, _BCE_MIN_LOG)
 
 def _bce_preds_backward(node, ys, prev):
     p = prev.value
@@ -58,42 +62,49 @@ def _bce_ys_backward(node, p, prev):
 _bce_ys_backward.label = "−g (log p − log(1 − p)) / N"
 
 def binary_cross_entropy(preds, ys):
-    "Mean binary cross-entropy of probabilities `preds` against targets `ys` in [0, 1], finite even at 0 and 1."
+    "Mean binary cross-entropy of probabilities `preds` against targets `ys` in [0, 1]."
     preds, ys = _same_shape("binary_cross_entropy", preds, ys)
     p, y = np.asarray(value_of(preds)), np.asarray(value_of(ys))
     _check_probabilities("binary_cross_entropy", "preds", p)
     _check_probabilities("binary_cross_entropy", "ys", y)
     log_p, log_1mp = _bce_logs(p)
     value = -np.mean(y * log_p + (1 - y) * log_1mp)
-    return tensor_node(value, "binary_cross_entropy", (preds, y, _bce_preds_backward), (ys, p, _bce_ys_backward))
+    return tensor_node(value, "binary_cross_entropy",
+                       (preds, y, _bce_preds_backward), (ys, p, _bce_ys_backward))
 
-# %% ../../../nbs/22_losses.ipynb #afad9a7c
+# %% ../../../nbs/22_losses.ipynb #e0ffdb38
+def _labels_shape_error(n, c, shape):
+    return ValueError(f"cross_entropy: logits of shape ({n}, {c}) need labels of shape "
+                      f"({n},) or ({n}, {c}), got {shape}")
+
 def _class_labels(labels, n, c):
-    "Hard labels as an integer array of shape (n,), or a ValueError saying what is wrong with them."
+    "Labels as an integer array of shape (n,), or a ValueError saying what is wrong."
     if labels.shape != (n,):
-        raise ValueError(f"cross_entropy: logits of shape ({n}, {c}) need labels of shape ({n},) or ({n}, {c}), got {labels.shape}")
+        raise _labels_shape_error(n, c, labels.shape)
+    wrong = "cross_entropy: labels must be integer class indices, got"
     if labels.dtype.kind not in "iu":
         if labels.dtype.kind != "f":
-            raise ValueError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
+            raise ValueError(f"{wrong} dtype {labels.dtype}")
         whole = np.isfinite(labels) & (np.round(labels) == labels)
         if not whole.all():
-            raise ValueError(f"cross_entropy: labels must be integer class indices, got {labels[~whole][0]}")
+            raise ValueError(f"{wrong} {labels[~whole][0]}")
     out_of_range = (labels < 0) | (labels >= c)
     if out_of_range.any():
-        raise ValueError(f"cross_entropy: labels must be class indices in [0, {c - 1}] for {c} classes, "
-                         f"got {labels[out_of_range][0]:g}")
+        raise ValueError(f"cross_entropy: labels must be class indices in [0, {c - 1}] "
+                         f"for {c} classes, got {labels[out_of_range][0]:g}")
     return labels.astype(np.intp)
 
 def _ce_labels_backward(node, labels, prev):
     grad = _softmax_value(prev.value, 1)
-    grad[np.arange(len(labels)), labels] -= 1  # s - onehot, without building the one-hot matrix
+    grad[np.arange(len(labels)), labels] -= 1  # s - onehot, without the one-hot matrix
     grad *= node.backwards_grad / len(labels)
     return grad
 _ce_labels_backward.label = "g (softmax(z) − onehot) / N"
 
 def _ce_targets_logits_backward(node, targets, prev):
     s = _softmax_value(prev.value, 1)
-    return node.backwards_grad / len(targets) * (s * targets.sum(axis=1, keepdims=True) - targets)
+    total = targets.sum(axis=1, keepdims=True)  # 1 for a distribution
+    return node.backwards_grad / len(targets) * (s * total - targets)
 _ce_targets_logits_backward.label = "g (softmax(z) − t) / N"
 
 def _ce_targets_backward(node, logits, prev):
@@ -101,19 +112,22 @@ def _ce_targets_backward(node, logits, prev):
 _ce_targets_backward.label = "−g log softmax(z) / N"
 
 def cross_entropy(logits, labels):
-    "Mean cross-entropy of `softmax(logits)` (shape (N, C)) against integer `labels` (N,) or target probabilities (N, C)."
+    "Mean cross-entropy of `softmax(logits)` against labels (N,) or targets (N, C)."
     logits = as_operand(logits)
     z = np.asarray(value_of(logits))
     if z.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C), got shape {z.shape}")
+        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {z.shape}")
     (n, c), log_s = z.shape, _log_softmax_value(z, 1)
     raw = np.asarray(value_of(labels))
     if raw.ndim <= 1:
         labels = _class_labels(raw, n, c)
         value = -np.mean(log_s[np.arange(n), labels])
-        return tensor_node(value, "cross_entropy", (logits, labels, _ce_labels_backward))
+        return tensor_node(value, "cross_entropy",
+                           (logits, labels, _ce_labels_backward))
     if raw.shape != z.shape:
-        raise ValueError(f"cross_entropy: logits of shape {z.shape} need labels of shape ({n},) or {z.shape}, got {raw.shape}")
+        raise _labels_shape_error(n, c, raw.shape)
     targets = as_operand(labels)
     value = -np.sum(raw * log_s) / n
-    return tensor_node(value, "cross_entropy", (logits, raw, _ce_targets_logits_backward), (targets, z, _ce_targets_backward))
+    return tensor_node(value, "cross_entropy",
+                       (logits, raw, _ce_targets_logits_backward),
+                       (targets, z, _ce_targets_backward))
