@@ -5,23 +5,24 @@
 # %% auto #0
 __all__ = ['tensor_node', 'add', 'subtract', 'negative', 'multiply', 'divide', 'power', 'absolute']
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #57963d59
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #1278e78c
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, elementwise_operands, value_of
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #3f2808b7
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #5b5a91f2
 def tensor_node(value, op, *inputs):
     "The Tensor `value` made by `op` from `inputs`, `(operand, local_grad, backward_fn)` triples; constant operands get no edge."
     edges = []
-    for input in inputs:
-        if isinstance(input[0], Tensor):
-            # the Edge that Edge(*input) would make, built by tuple.__new__ directly: twice as fast as the
-            # namedtuple's own constructor, and this runs for every operand of every operation
-            edges.append(tuple.__new__(Edge, input))
+    for operand, local_grad, backward_fn in inputs:
+        if isinstance(operand, Tensor):
+            # the Edge that Edge(operand, local_grad, backward_fn) would make, built by tuple.__new__
+            # directly: twice as fast as the namedtuple's own constructor, and this runs for every
+            # operand of every operation
+            edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
     return Tensor(value, edges, op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #7e419c97
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #1804cfc9
 def add(a, b):
     "Elementwise `a + b`."
     a, b = elementwise_operands(a, b, "+")
@@ -42,7 +43,7 @@ Tensor.__sub__ = subtract
 Tensor.__rsub__ = lambda self, other: subtract(other, self)
 Tensor.__neg__ = negative
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #3499a9d2
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #619658a1
 def multiply(a, b):
     "Elementwise `a * b`."
     a, b = elementwise_operands(a, b, "*")
@@ -52,7 +53,7 @@ def multiply(a, b):
 Tensor.__mul__ = multiply
 Tensor.__rmul__ = lambda self, other: multiply(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #68065f87
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #41e2bf64
 def _quotient_numerator_grad(node, denominator, prev):
     return node.backwards_grad / denominator
 
@@ -72,7 +73,7 @@ def divide(a, b):
 Tensor.__truediv__ = divide
 Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #752f88db
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #b56cf229
 def _power_base_grad(node, exponent, prev):
     return node.backwards_grad * exponent * prev.value ** (exponent - 1)
 
@@ -103,7 +104,7 @@ def power(a, b):
 Tensor.__pow__ = power
 Tensor.__rpow__ = lambda self, other: power(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #6fa21490
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #6d2a181b
 def _absolute_grad(node, local_grad, prev):
     return node.backwards_grad * np.sign(prev.value)
 
