@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 
-# %% ../../nbs/01_computational_graphs.ipynb #01945a80
+# %% ../../nbs/01_computational_graphs.ipynb #76e355a9
 import math
 from numbers import Real
 
 from ..autodiff import Edge, backpropagate
 
-# %% ../../nbs/01_computational_graphs.ipynb #c8740b07
+# %% ../../nbs/01_computational_graphs.ipynb #375203b9
 class Scalar:
     "A number that records the computational graph it comes from, to differentiate through it."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
@@ -37,7 +37,7 @@ class Scalar:
         grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
         return f"Scalar({self.value:.6g}{name}{grad})"
 
-# %% ../../nbs/01_computational_graphs.ipynb #2fe2fa72
+# %% ../../nbs/01_computational_graphs.ipynb #88a22c74
 def _value(x):
     "The number behind `x`, a `Scalar` or a plain number."
     return x.value if isinstance(x, Scalar) else x
@@ -55,7 +55,7 @@ def _node(value, op, *inputs):
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
     return Scalar(value, edges, op=op if edges else None)  # no Scalar input: a leaf
 
-# %% ../../nbs/01_computational_graphs.ipynb #aec704b4
+# %% ../../nbs/01_computational_graphs.ipynb #c3e05e7d
 def _add(x, y):
     return _node(_value(x) + _value(y), _label("+", x, y), (x, 1.0), (y, 1.0))
 
@@ -69,7 +69,7 @@ def _mul(x, y):
 def _neg(x):
     return _node(-x.value, "-", (x, -1.0))
 
-# %% ../../nbs/01_computational_graphs.ipynb #f0b396c1
+# %% ../../nbs/01_computational_graphs.ipynb #3ac05e27
 def _div(x, y):
     a, b = _value(x), _value(y)
     if b == 0:
@@ -78,7 +78,7 @@ def _div(x, y):
     # -x / y**2 as -(x / y) / y: y**2 could underflow to 0
     return _node(quotient, _label("/", x, y), (x, 1 / b), (y, -quotient / b))
 
-# %% ../../nbs/01_computational_graphs.ipynb #967b4f75
+# %% ../../nbs/01_computational_graphs.ipynb #06bfaeaf
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     expression = f"{base:g} ** {exponent:g}"
@@ -109,7 +109,7 @@ def _pow(x, y):
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
-# %% ../../nbs/01_computational_graphs.ipynb #09d5666c
+# %% ../../nbs/01_computational_graphs.ipynb #d02b441a
 def _operators(rule):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
@@ -128,36 +128,36 @@ Scalar.__truediv__, Scalar.__rtruediv__ = _operators(_div)
 Scalar.__pow__, Scalar.__rpow__ = _operators(_pow)
 Scalar.__neg__ = _neg
 
-# %% ../../nbs/01_computational_graphs.ipynb #71feefc0
+# %% ../../nbs/01_computational_graphs.ipynb #9ce4a184
 def exp(x):
-    "$e^x$; its derivative is $e^x$ again."
+    "The exponential `e**x`; its derivative is `e**x` again."
     value = math.exp(_value(x))
     return _node(value, "exp", (x, value))
 
 def log(x):
-    "The natural logarithm $\\log x$ ($x > 0$, else a `ValueError`); derivative $1 / x$."
+    "The natural logarithm `log(x)` for x > 0 (else a `ValueError`); derivative `1 / x`."
     a = _value(x)
     if a <= 0:
         raise ValueError(f"log of a non-positive number: log({a:g})")
     return _node(math.log(a), "log", (x, 1 / a))
 
 def sin(x):
-    "$\\sin x$; derivative $\\cos x$."
+    "`sin(x)`; derivative `cos(x)`."
     a = _value(x)
     return _node(math.sin(a), "sin", (x, math.cos(a)))
 
 def cos(x):
-    "$\\cos x$; derivative $-\\sin x$."
+    "`cos(x)`; derivative `-sin(x)`."
     a = _value(x)
     return _node(math.cos(a), "cos", (x, -math.sin(a)))
 
 def tanh(x):
-    "$\\tanh x$; derivative $1 - \\tanh^2 x$."
+    "`tanh(x)`; derivative `1 - tanh(x)**2`."
     value = math.tanh(_value(x))
     return _node(value, "tanh", (x, 1 - value * value))
 
 def sigmoid(x):
-    "$\\sigma(x) = 1 / (1 + e^{-x})$, without overflow; derivative $\\sigma(x) (1 - \\sigma(x))$."
+    "The logistic function `s = 1 / (1 + e**-x)`, without overflow; derivative `s * (1 - s)`."
     a = _value(x)
     if a >= 0:
         value = 1 / (1 + math.exp(-a))
@@ -167,6 +167,6 @@ def sigmoid(x):
     return _node(value, "sigmoid", (x, value * (1 - value)))
 
 def relu(x):
-    "$\\max(x, 0)$; derivative $1$ for $x > 0$, else $0$ (at the kink too)."
+    "`max(x, 0)`; derivative 1 for x > 0, else 0 (at the kink too)."
     a = _value(x)
     return _node(max(a, 0.0), "relu", (x, 1.0 if a > 0 else 0.0))
