@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['finite_diff', 'gradient_check']
 
-# %% ../nbs/23_gradient_checking.ipynb #5978469c
+# %% ../nbs/23_gradient_checking.ipynb #635b43a6
 import numpy as np
 
-# %% ../nbs/23_gradient_checking.ipynb #b3880e9c
+# %% ../nbs/23_gradient_checking.ipynb #acebeb8b
 def finite_diff(f, x, h=1e-6):
-    "Central-difference estimate of the gradient of the scalar-valued `f` at the array `x`."
+    "Central-difference estimate of the gradient of a scalar-valued `f` at array `x`."
     x = np.array(x, dtype=np.float64)  # a float64 copy that we may nudge in place
     grad = np.empty_like(x)
     for idx in np.ndindex(x.shape):
@@ -23,21 +23,22 @@ def finite_diff(f, x, h=1e-6):
         grad[idx] = (above - below) / (2 * h)
     return grad
 
-# %% ../nbs/23_gradient_checking.ipynb #8368062b
-_upstream_rng = np.random.default_rng(0)  # seeded: a failing check fails the same way every run
+# %% ../nbs/23_gradient_checking.ipynb #c67b6943
+_upstream_rng = np.random.default_rng(0)  # seeded: a failing check fails the same way
 
 def _describe_input(i, t):
     name = getattr(t, "name", None)
-    return f"input {i}" + (f" ({name!r})" if name else "") + f" of shape {np.shape(t.value)}"
+    named = f" ({name!r})" if name else ""
+    return f"input {i}{named} of shape {np.shape(t.value)}"
 
 def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
-    "Compare the gradients `backward()` gives for `f(*tensors, **kwargs)` with finite differences; return the largest error."
+    "Check backward() against finite differences for each input; return the worst error."
     out = f(*tensors, **kwargs)
     shape = np.shape(out.value)
     # a random upstream gradient: all ones would hide transposed or mixed-up gradients
     upstream = _upstream_rng.standard_normal(shape) if shape else None
     for t in tensors:
-        t.backwards_grad = None  # an input the output does not depend on keeps no stale gradient
+        t.backwards_grad = None  # an input the output ignores keeps no stale gradient
     out.backward(upstream)
 
     def loss(t, value):
@@ -51,17 +52,23 @@ def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
     largest = 0.0
     for i, t in enumerate(tensors):
         expected = finite_diff(lambda value: loss(t, value), t.value, h)
-        got = np.zeros_like(expected) if t.backwards_grad is None else np.asarray(t.backwards_grad, dtype=np.float64)
+        if t.backwards_grad is None:
+            got = np.zeros_like(expected)
+        else:
+            got = np.asarray(t.backwards_grad, dtype=np.float64)
         if got.shape != expected.shape:
-            raise AssertionError(f"gradient of {_describe_input(i, t)} has shape {got.shape}, expected {expected.shape}")
+            raise AssertionError(f"gradient of {_describe_input(i, t)} has shape "
+                                 f"{got.shape}, expected {expected.shape}")
         if got.size == 0:
             continue
         error = np.abs(got - expected)
         excess = np.where(np.isnan(error), np.inf, error - rtol * np.abs(expected))
         if not np.allclose(got, expected, rtol=rtol, atol=atol):
-            worst = tuple(int(k) for k in np.unravel_index(np.argmax(excess), error.shape))
+            worst = np.unravel_index(np.argmax(excess), error.shape)
+            worst = tuple(int(k) for k in worst)
             raise AssertionError(
                 f"gradient of {_describe_input(i, t)} is wrong at index {worst}: "
-                f"backward() gives {got[worst]:.6g}, finite differences give {expected[worst]:.6g}")
+                f"backward() gives {got[worst]:.6g}, "
+                f"finite differences give {expected[worst]:.6g}")
         largest = max(largest, float(error.max()))
     return largest
