@@ -58,7 +58,9 @@ def execute(path):
     for cell in nb.cells:
         if cell.cell_type == "code" and directives(cell.source)[0].get("eval", "").lower() == "false":
             cell.metadata.setdefault("tags", []).append("skip-execution")
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NBS)}})
+    # the kernel listens on 127.0.0.1 only; its warning about unencrypted local TCP is noise here
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                            resources={"metadata": {"path": str(NBS)}})
     try:
         client.execute()
     except CellExecutionError as error:
