@@ -90,23 +90,19 @@ TAGS = {("echo", "false"): "remove-input", ("output", "false"): "remove-output",
 
 def separate_display_math(markdown):
     "Blank lines around every `$$` block: Jupyter renders one inside a paragraph, MyST only on its own."
-    lines, out, fenced, math = markdown.split("\n"), [], False, False
-    for line in lines:
+    out, fenced, in_math = [], False, False
+    for line in markdown.split("\n"):
         stripped = line.strip()
         if stripped.startswith("```"):
             fenced = not fenced
-        opens = not fenced and not math and stripped.startswith("$$")
-        if opens and out and out[-1].strip():
+        starts = not fenced and not in_math and stripped.startswith("$$")
+        if starts and out and out[-1].strip():
             out.append("")
         out.append(line)
-        if opens:
-            math = stripped.count("$$") == 1  # else the block closes on the same line
-        elif math and "$$" in stripped:
-            math = False
-        else:
-            continue
-        if not math:
-            out.append("")  # the block just closed
+        closes = stripped.count("$$") > 1 if starts else in_math and "$$" in stripped
+        in_math = (starts or in_math) and not closes
+        if closes:
+            out.append("")
     return "\n".join(out)
 
 
