@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['transpose', 'reshape']
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #f25119d3
+# %% ../../../nbs/13_transpose_reshape.ipynb #947470f1
 import operator
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #6d8428c8
+# %% ../../../nbs/13_transpose_reshape.ipynb #1713ee89
 def _transpose_grad(node, inverse, prev):
     "Apply the inverse permutation to the upstream gradient."
     return np.transpose(node.backwards_grad, inverse)
@@ -23,7 +23,11 @@ def _permutation(axes, shape):
     ndim = len(shape)
     if axes is None:
         return tuple(range(ndim))[::-1]
-    permutation = tuple(a + ndim if a < 0 else a for a in map(operator.index, axes))
+    try:
+        axes = tuple(map(operator.index, axes))  # integers only, as in NumPy
+    except TypeError:
+        raise TypeError(f"transpose: axes must be integers, got {tuple(axes)}") from None
+    permutation = tuple(a + ndim if a < 0 else a for a in axes)
     if sorted(permutation) != list(range(ndim)):
         raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation "
                          f"of the {ndim} axes of shape {shape}")
@@ -38,7 +42,7 @@ def transpose(x, axes=None):
     value = np.transpose(x.value, permutation)
     return Tensor(value, prevs=[edge], op=f"transpose{permutation}")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #5cebc5d8
+# %% ../../../nbs/13_transpose_reshape.ipynb #6568a03c
 def _axes_or_shape(args):
     "NumPy's two spellings of a sequence argument: `f(2, 3)` and `f((2, 3))`."
     one_sequence = len(args) == 1 and isinstance(args[0], (tuple, list))
@@ -54,7 +58,7 @@ _transpose_method.__name__ = _transpose_method.__qualname__ = "transpose"
 Tensor.transpose = _transpose_method
 Tensor.T = property(transpose, doc="The tensor with its axes reversed.")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #2e6d551c
+# %% ../../../nbs/13_transpose_reshape.ipynb #0ff06395
 def _reshape_grad(node, local_grad, prev):
     "Regroup the upstream gradient into the input's shape."
     return np.reshape(node.backwards_grad, prev.shape)
@@ -65,7 +69,10 @@ def reshape(x, shape):
     "`x` regrouped into `shape` (one length may be -1), like `np.reshape`."
     x = x if isinstance(x, Tensor) else Tensor(x)
     lengths = shape if isinstance(shape, (tuple, list)) else (shape,)  # int or tuple
-    lengths = tuple(map(operator.index, lengths))
+    try:
+        lengths = tuple(map(operator.index, lengths))
+    except TypeError:
+        raise TypeError(f"reshape: lengths must be integers, got {shape}") from None
     try:
         if min(lengths, default=0) < -1:  # NumPy would read any negative length as -1
             raise ValueError
