@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['getitem']
 
-# %% ../../../nbs/16_indexing.ipynb #c5ad046a
+# %% ../../../nbs/16_indexing.ipynb #9e0a72b1
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/16_indexing.ipynb #0aa8e67b
+# %% ../../../nbs/16_indexing.ipynb #33fe4e37
 def _scatter_basic(node, index, prev):
     "Place the upstream gradient at the (never repeated) positions of a basic index."
     grad = np.zeros_like(prev.value)
