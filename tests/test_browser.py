@@ -58,7 +58,7 @@ def test_page_renders_in_a_real_browser(server, browser, page_name):
     # a `$` left in the prose is math that MyST did not recognise (MathJax then typesets nonsense)
     stray = page.evaluate("""() => {
         const article = document.querySelector('article').cloneNode(true);
-        article.querySelectorAll('pre, code, .math, mjx-container, script, style, .cell_output').forEach(e => e.remove());
+        article.querySelectorAll('pre, code, .math, mjx-container, script, style').forEach(e => e.remove());
         return article.textContent.split('\\n').filter(line => line.includes('$')).map(line => line.trim());
     }""")
     assert not stray, f"unrendered math: {stray}"

@@ -19,6 +19,7 @@ suppress_warnings = ["myst.header"]  # show_doc headings sit one level below the
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "html_image"]
 nb_execution_mode = "off"  # tools/build_docs.py has executed every notebook just before
 nb_merge_streams = True
+nb_render_markdown_format = "myst"  # markdown outputs (show_doc entries) get math like the prose
 
 # MathJax from our own copy (no other host is ever contacted); SVG output needs no web fonts
 mathjax_path = "mathjax/tex-svg-full.js"
