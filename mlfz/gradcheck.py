@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['finite_diff', 'gradient_check']
 
-# %% ../nbs/23_gradient_checking.ipynb #635b43a6
+# %% ../nbs/23_gradient_checking.ipynb #1a5b5bd7
 import numpy as np
 
-# %% ../nbs/23_gradient_checking.ipynb #acebeb8b
+# %% ../nbs/23_gradient_checking.ipynb #ef5cad50
 def finite_diff(f, x, h=1e-6):
     "Central-difference estimate of the gradient of a scalar-valued `f` at array `x`."
     x = np.array(x, dtype=np.float64)  # a float64 copy that we may nudge in place
@@ -23,7 +23,7 @@ def finite_diff(f, x, h=1e-6):
         grad[idx] = (above - below) / (2 * h)
     return grad
 
-# %% ../nbs/23_gradient_checking.ipynb #c67b6943
+# %% ../nbs/23_gradient_checking.ipynb #c4c71444
 _upstream_rng = np.random.default_rng(0)  # seeded: a failing check fails the same way
 
 def _describe_input(i, t):
