@@ -5,46 +5,59 @@
 # %% auto #0
 __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to']
 
-# %% ../../../nbs/14_broadcasting.ipynb #f8920267
+# %% ../../../nbs/14_broadcasting.ipynb #f367616b
 import numpy as np
 from ...autodiff import Edge
-from .core import Tensor, shape_error
+from .core import Tensor
 
-# %% ../../../nbs/14_broadcasting.ipynb #da0d9561
+# %% ../../../nbs/14_broadcasting.ipynb #3017f621
 def broadcasts_to(shape, target):
-    "Whether an array of `shape` can be broadcast to `target`: aligned from the right, each size is 1 or equal."
-    return len(shape) <= len(target) and all(n == 1 or n == m for n, m in zip(shape[::-1], target[::-1]))
+    "Whether `shape` broadcasts to `target`: from the right, each size is 1 or equal."
+    return len(shape) <= len(target) and all(
+        n == 1 or n == m for n, m in zip(shape[::-1], target[::-1]))
 
 def broadcast_axes(shape, target):
-    "The axes of `target` along which an array of `shape` is copied when broadcast to `target`: the leading axes it lacks and its size-1 axes that grew."
+    """The axes of `target` along which an array of `shape` is copied when broadcast
+    to it: the leading axes it lacks and its size-1 axes that grew."""
     lead = len(target) - len(shape)
-    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and target[lead + i] != 1)
+    grown = tuple(lead + i for i, n in enumerate(shape)
+                  if n == 1 and target[lead + i] != 1)
+    return tuple(range(lead)) + grown
 
 def sum_to_shape(grad, shape):
-    """Reduce a gradient to an operand's shape: sum over the leading axes the operand lacks and over the axes where it has size 1.
-    The one rule for every broadcasting operation: `broadcast_to` here, the batch axes of `@` in chapter 12."""
+    """Reduce a gradient to an operand's `shape`: sum over the axes it was copied along.
+    The one rule for every broadcast: `broadcast_to` here, the batch axes of `@`."""
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
     if not broadcasts_to(shape, grad.shape):
-        raise ValueError(f"sum_to_shape: a gradient of shape {grad.shape} does not come from broadcasting shape {shape}")
-    return grad.sum(axis=broadcast_axes(shape, grad.shape), keepdims=True).reshape(shape)
+        raise ValueError(f"sum_to_shape: a gradient of shape {grad.shape} "
+                         f"does not come from broadcasting shape {shape}")
+    # keepdims keeps the surviving axes in place; reshape then drops the leading ones
+    summed = grad.sum(axis=broadcast_axes(shape, grad.shape), keepdims=True)
+    return summed.reshape(shape)
 
-# %% ../../../nbs/14_broadcasting.ipynb #6296d66a
+# %% ../../../nbs/14_broadcasting.ipynb #2ae1d3d4
 def _broadcast_backward(node, local_grad, prev):
     return sum_to_shape(node.backwards_grad, prev.shape)
 
 def _describe_sum(axes):
+    if not axes:
+        return "nothing to sum"
     return f"sum over axis {axes[0]}" if len(axes) == 1 else f"sum over axes {axes}"
 
-_broadcast_backward.label = lambda node, prev: _describe_sum(broadcast_axes(prev.shape, node.shape))
+_broadcast_backward.label = lambda node, prev: _describe_sum(
+    broadcast_axes(prev.shape, node.shape))
 
 def broadcast_to(x, shape):
-    "`x` copied along new leading axes and along its size-1 axes until it has `shape`, as in `np.broadcast_to`."
+    """`x` copied along new leading axes and along its size-1 axes until it has `shape`,
+    as by `np.broadcast_to`."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     x = x if isinstance(x, Tensor) else Tensor(x)
     if not broadcasts_to(x.shape, shape):
-        raise shape_error("broadcast_to", x.shape, shape, f"shape {x.shape} cannot be broadcast to {shape}")
-    return Tensor(np.broadcast_to(x.value, shape), [Edge(x, None, _broadcast_backward)], "broadcast_to")
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}"
+                         " (from the right, each size must be 1 or the target's)")
+    edges = [Edge(x, None, _broadcast_backward)]
+    return Tensor(np.broadcast_to(x.value, shape), edges, f"broadcast_to {shape}")
 
 Tensor.broadcast_to = broadcast_to
