@@ -5,15 +5,15 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #83090184
+# %% ../../../nbs/15_reductions.ipynb #7fd16da6
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #bd31ee18
+# %% ../../../nbs/15_reductions.ipynb #8bb2d524
 def normalize_axes(axis, ndim, op="reduction"):
-    "`axis` (None, an int, a negative int or a tuple of them) as a sorted tuple of axes in `range(ndim)`."
+    "`axis` (None, an int, a negative int or a tuple of them) as sorted axes of `ndim`."
     if axis is None:
         return tuple(range(ndim))
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
@@ -22,68 +22,90 @@ def normalize_axes(axis, ndim, op="reduction"):
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
             raise TypeError(f"{op}: axes must be integers, got {a!r}")
         if not -ndim <= a < ndim:
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} axes")
+            raise ValueError(f"{op}: axis {a} is out of range "
+                             f"for a tensor with {ndim} axes")
         normalized.append(int(a) % ndim)
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #537ac7a7
+# %% ../../../nbs/15_reductions.ipynb #1def93b4
 def _put_back(grad, axes, ndim):
-    "`grad` with the reduced `axes` back in their places, with size 1 (still there if the reduction kept its dims)."
-    if grad.ndim == ndim or grad.ndim == 0:  # a 0-d gradient (of a total) broadcasts as it is: no view needed
+    "`grad` with the reduced `axes` back in place, with size 1, ready to broadcast."
+    if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready as it is
         return grad
     return np.expand_dims(grad, axes)
-
-def _spread_back(node, axes, prev):
-    return np.broadcast_to(_put_back(node.backwards_grad, axes, prev.ndim), prev.shape)
 
 def _describe_axes(axes):
     return f"axis {axes[0]}" if len(axes) == 1 else f"axes {axes}"
 
-_spread_back.label = lambda node, prev: f"copy along {_describe_axes(node.prevs[0].local_grad)}"
+def _reduction_op(name, axes, ndim):
+    "A reduction node's label: `sum axis 0`, `mean axes (0, 1)`, `max` over all axes."
+    return name if len(axes) == ndim else f"{name} {_describe_axes(axes)}"
+
+def _spread_back(node, axes, prev):
+    return np.broadcast_to(_put_back(node.backwards_grad, axes, prev.ndim), prev.shape)
+
+_spread_back.label = lambda node, prev: (
+    f"copy along {_describe_axes(node.prevs[0].local_grad)}")
 
 def sum(x, axis=None, keepdims=False):
-    "The sum of the elements of `x` over `axis` (None: all; an int, negative int or tuple)."
+    "The sum of the elements of `x` over `axis`: None (all), an int or a tuple."
     x = x if isinstance(x, Tensor) else Tensor(x)
     axes = normalize_axes(axis, x.ndim, "sum")
-    return Tensor(np.sum(x.value, axis=axes, keepdims=keepdims), [Edge(x, axes, _spread_back)], "sum")
+    edges = [Edge(x, axes, _spread_back)]
+    return Tensor(np.sum(x.value, axis=axes, keepdims=keepdims), edges,
+                  _reduction_op("sum", axes, x.ndim))
 
 def summation(x, axes=None):
-    "Function form of `sum` in the style of needle: `summation(x, axes)` with `axes` an int, a tuple or None."
+    "Function form of `sum` in the style of needle: `axes` is an int, a tuple or None."
     return sum(x, axis=axes)
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #2b80ba71
-def _spread_back_scaled(node, axes, prev):
-    count = math.prod(prev.shape[a] for a in axes)  # the number of elements in each mean
-    return np.broadcast_to(_put_back(node.backwards_grad / count, axes, prev.ndim), prev.shape)
+# %% ../../../nbs/15_reductions.ipynb #36918aef
+def _mean_count(axes, shape):
+    "The number of elements in each mean over `axes` of an array of `shape`."
+    return math.prod(shape[a] for a in axes)
 
-_spread_back_scaled.label = lambda node, prev: f"divide, copy along {_describe_axes(node.prevs[0].local_grad)}"
+def _spread_back_scaled(node, axes, prev):
+    grad = node.backwards_grad / _mean_count(axes, prev.shape)
+    return np.broadcast_to(_put_back(grad, axes, prev.ndim), prev.shape)
+
+def _describe_mean_backward(node, prev):
+    axes = node.prevs[0].local_grad
+    count = _mean_count(axes, prev.shape)
+    return f"divide by {count}, copy along {_describe_axes(axes)}"
+
+_spread_back_scaled.label = _describe_mean_backward
 
 def mean(x, axis=None, keepdims=False):
-    "The mean of the elements of `x` over `axis` (None: all; an int, negative int or tuple)."
+    "The mean of the elements of `x` over `axis`: None (all), an int or a tuple."
     x = x if isinstance(x, Tensor) else Tensor(x)
     axes = normalize_axes(axis, x.ndim, "mean")
-    return Tensor(np.mean(x.value, axis=axes, keepdims=keepdims), [Edge(x, axes, _spread_back_scaled)], "mean")
+    edges = [Edge(x, axes, _spread_back_scaled)]
+    return Tensor(np.mean(x.value, axis=axes, keepdims=keepdims), edges,
+                  _reduction_op("mean", axes, x.ndim))
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #f741ff92
+# %% ../../../nbs/15_reductions.ipynb #31b7db9b
 def _to_extremes(node, saved, prev):
-    axes, extreme = saved  # `extreme` keeps the reduced axes, with size 1, to compare with the input
+    axes, extreme = saved  # `extreme` kept the reduced axes (size 1) to compare with x
     hits = prev.value == extreme
-    return hits * (_put_back(node.backwards_grad, axes, prev.ndim) / hits.sum(axis=axes, keepdims=True))
+    share = _put_back(node.backwards_grad, axes, prev.ndim)
+    return hits * (share / hits.sum(axis=axes, keepdims=True))
 
-_to_extremes.label = lambda node, prev: "to the " + ("maxima" if node.op == "max" else "minima")
+_to_extremes.label = lambda node, prev: (
+    "to the maxima" if node.op.startswith("max") else "to the minima")
 
 def _extreme(x, axis, keepdims, op, reduce):
     x = x if isinstance(x, Tensor) else Tensor(x)
     axes = normalize_axes(axis, x.ndim, op)
     extreme = reduce(x.value, axis=axes, keepdims=True)
     value = extreme if keepdims else np.squeeze(extreme, axis=axes)
-    return Tensor(value, [Edge(x, (axes, extreme), _to_extremes)], op)
+    edges = [Edge(x, (axes, extreme), _to_extremes)]
+    return Tensor(value, edges, _reduction_op(op, axes, x.ndim))
 
 def max(x, axis=None, keepdims=False):
     "The maximum of `x` over `axis`; tied maxima share the gradient evenly."
