@@ -6,14 +6,15 @@
 __all__ = ['exp', 'log', 'sqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'relu', 'softmax', 'log_softmax', 'logsumexp',
            'broadcast_to', 'summation', 'reshape', 'transpose', 'matmul']
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #62cb70b9
+# %% ../../../nbs/20_elementwise_functions.ipynb #f0475d1f
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #6ca25e70
+# %% ../../../nbs/20_elementwise_functions.ipynb #386fb2d0
 def _pointwise_rule(label):
-    "Decorator: turn `rule(x, y, g)`, which returns g · f'(x) from input x, output y and upstream gradient g, into a backward function."
+    """Decorator: `rule(x, y, g)`, which returns g · f'(x) from the input x, the output
+    y and the upstream gradient g, made into a backward function labelled `label`."""
     def make_backward(rule):
         def backward_fn(node, local_grad, prev):
             return rule(prev.value, node.value, node.backwards_grad)
@@ -22,21 +23,21 @@ def _pointwise_rule(label):
     return make_backward
 
 def _elementwise(x, f, backward_fn, op):
-    "The node y = f(x) for an elementwise NumPy function `f`; `backward_fn` turns its upstream gradient into x's."
+    "The node y = f(x) for an elementwise NumPy `f`; its edge carries `backward_fn`."
     x = as_operand(x)
     return tensor_node(f(value_of(x)), op, (x, None, backward_fn))
 
 def _buffer(y, g):
-    "A fresh array for a rule to build g · f'(x) in, step by step, without further full-size temporaries."
+    "A fresh array to build g · f'(x) in, step by step, without other full-size arrays."
     return np.empty(np.shape(y), dtype=np.result_type(y, g))
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #8be58679
+# %% ../../../nbs/20_elementwise_functions.ipynb #be113801
 @_pointwise_rule("g·y")
 def _exp_backward(x, y, g):
     return g * y
 
 def exp(x):
-    "Elementwise exponential $e^x$."
+    "Elementwise exponential e^x."
     return _elementwise(x, np.exp, _exp_backward, "exp")
 
 @_pointwise_rule("g/x")
@@ -45,19 +46,19 @@ def _log_backward(x, y, g):
     return np.where(x < 0, np.nan, g / x)
 
 def log(x):
-    "Elementwise natural logarithm; like `np.log`, `nan` (with a warning) for negative inputs."
+    "Elementwise natural logarithm; as `np.log`: `nan` (and a warning) for x < 0."
     return _elementwise(x, np.log, _log_backward, "log")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #c155a710
+# %% ../../../nbs/20_elementwise_functions.ipynb #fb827986
 @_pointwise_rule("g/(2y)")
 def _sqrt_backward(x, y, g):
     return g / (2 * y)
 
 def sqrt(x):
-    "Elementwise square root; like `np.sqrt`, `nan` (with a warning) for negative inputs."
+    "Elementwise square root; as `np.sqrt`: `nan` (and a warning) for x < 0."
     return _elementwise(x, np.sqrt, _sqrt_backward, "sqrt")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #62463d52
+# %% ../../../nbs/20_elementwise_functions.ipynb #af96442c
 @_pointwise_rule("g·cos x")
 def _sin_backward(x, y, g):
     return g * np.cos(x)
@@ -84,7 +85,7 @@ def tan(x):
     "Elementwise tangent."
     return _elementwise(x, np.tan, _tan_backward, "tan")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #ea0432a3
+# %% ../../../nbs/20_elementwise_functions.ipynb #090622c7
 @_pointwise_rule("g·(1 − y²)")
 def _tanh_backward(x, y, g):
     grad = np.multiply(y, y, out=_buffer(y, g))
@@ -95,7 +96,7 @@ def tanh(x):
     "Elementwise hyperbolic tangent."
     return _elementwise(x, np.tanh, _tanh_backward, "tanh")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #c6632c70
+# %% ../../../nbs/20_elementwise_functions.ipynb #b16ca1ad
 def _stable_sigmoid(x):
     "σ(x) = 1 / (1 + e^(-x)) computed from e = e^(-|x|) ≤ 1, which cannot overflow."
     e = np.exp(-np.abs(x))
@@ -108,23 +109,24 @@ def _sigmoid_backward(x, y, g):
     return np.multiply(grad, g, out=grad)
 
 def sigmoid(x):
-    "Elementwise logistic sigmoid $1 / (1 + e^{-x})$, without overflow for any input."
+    "Elementwise logistic sigmoid 1 / (1 + e^(-x)), without overflow for any input."
     return _elementwise(x, _stable_sigmoid, _sigmoid_backward, "sigmoid")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #c9bfb9c2
+# %% ../../../nbs/20_elementwise_functions.ipynb #32e6e32a
 @_pointwise_rule("g·[x > 0]")
 def _relu_backward(x, y, g):
     return g * np.heaviside(x, 0)
 
 def relu(x):
-    "Elementwise rectified linear unit $\\max(x, 0)$; its gradient at 0 is taken to be 0."
+    "Elementwise rectified linear unit max(x, 0); its gradient at 0 is taken to be 0."
     return _elementwise(x, lambda v: np.maximum(v, 0), _relu_backward, "relu")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #b348508f
+# %% ../../../nbs/20_elementwise_functions.ipynb #ac4849da
 from .softmax import softmax, log_softmax, logsumexp
 from .broadcasting import broadcast_to
 from .reductions import summation
 from .shape_ops import reshape, transpose
 from .matmul import matmul
 
-_all_ = ["softmax", "log_softmax", "logsumexp", "broadcast_to", "summation", "reshape", "transpose", "matmul"]
+_all_ = ["softmax", "log_softmax", "logsumexp",
+          "broadcast_to", "summation", "reshape", "transpose", "matmul"]
