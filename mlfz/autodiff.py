@@ -5,17 +5,19 @@
 # %% auto #0
 __all__ = ['Edge', 'edge_gradient', 'topological_order', 'backpropagate']
 
-# %% ../nbs/03_backward_in_practice.ipynb #c409956c
+# %% ../nbs/03_backward_in_practice.ipynb #80cf8db0
 import gc
 from collections import namedtuple
 
-# %% ../nbs/03_backward_in_practice.ipynb #a2b05890
-Edge = namedtuple("Edge", ["prev", "local_grad", "backward_fn"], defaults=[None, None])
-Edge.__doc__ = "An incoming edge of a node: the input `prev`, the `local_grad` of the operation, and an optional `backward_fn(node, local_grad, prev)`."
+# %% ../nbs/03_backward_in_practice.ipynb #4f0ba3f8
+Edge = namedtuple("Edge", ["prev", "local_grad", "backward_fn"],
+                  defaults=[None, None])
+Edge.__doc__ = """An incoming edge of a node: the input `prev`, the `local_grad` of
+the operation, and an optional `backward_fn(node, local_grad, prev)`."""
 
-# %% ../nbs/03_backward_in_practice.ipynb #90554feb
+# %% ../nbs/03_backward_in_practice.ipynb #c2aa4b58
 def edge_gradient(node, edge):
-    "The gradient that `node` sends back along `edge` to `edge.prev`, computed from `node.backwards_grad`."
+    "What `node` sends back along `edge` to `edge.prev`, from its `backwards_grad`."
     prev, local_grad, backward_fn = edge
     if backward_fn is not None:
         return backward_fn(node, local_grad, prev)
@@ -23,11 +25,11 @@ def edge_gradient(node, edge):
         return node.backwards_grad
     return node.backwards_grad * local_grad
 
-# %% ../nbs/03_backward_in_practice.ipynb #e1bf3757
+# %% ../nbs/03_backward_in_practice.ipynb #6966b050
 def topological_order(root):
-    "Every node that `root` depends on, `root` last, each node after all of its inputs."
+    "Every node that `root` depends on, `root` last, each after all of its inputs."
     order, visited = [], {id(root)}
-    stack = [(root, iter(root.prevs))]  # an explicit stack: no recursion limit on deep graphs
+    stack = [(root, iter(root.prevs))]  # our own stack: no recursion limit
     while stack:
         node, edges = stack[-1]
         for edge in edges:
@@ -41,25 +43,29 @@ def topological_order(root):
             order.append(node)
     return order
 
-# %% ../nbs/03_backward_in_practice.ipynb #1ace82e8
+# %% ../nbs/03_backward_in_practice.ipynb #101baa45
 def backpropagate(root, grad, zero_grad=True):
-    "Set `backwards_grad` of `root` and of every node it depends on, starting from `grad` at `root`."
-    # The walk makes no reference cycles, so Python's cycle collector has nothing to find here; left on,
-    # its automatic runs would traverse the whole (possibly huge) graph again and again. Off for the walk.
+    "Set `backwards_grad` of `root` (to `grad`) and of every node it depends on."
+    # The walk makes no reference cycles, so Python's cycle collector finds nothing;
+    # left on, it would traverse the whole (possibly huge) graph again and again.
     collecting = gc.isenabled()
     gc.disable()
     try:
         order = topological_order(root)
-        # with zero_grad=False the fresh gradients are added to the old ones at the end; the old ones
-        # must not flow backwards again
-        previous = [] if zero_grad else [(n, n.backwards_grad) for n in order if n.backwards_grad is not None]
-        pending = {id(root): grad}  # gradients collected so far for nodes not processed yet
+        # with zero_grad=False the fresh gradients are added to the old ones at the
+        # end; the old ones must not flow backwards again
+        previous = [] if zero_grad else [
+            (n, n.backwards_grad) for n in order if n.backwards_grad is not None]
+        pending = {id(root): grad}  # the sums so far for nodes not processed yet
         for node in reversed(order):
             node.backwards_grad = pending.pop(id(node))
             for edge in node.prevs:
                 contribution = edge_gradient(node, edge)
                 key = id(edge.prev)
-                pending[key] = contribution if key not in pending else pending[key] + contribution
+                if key in pending:
+                    pending[key] = pending[key] + contribution
+                else:
+                    pending[key] = contribution
         for node, old in previous:
             node.backwards_grad = old + node.backwards_grad
     finally:
