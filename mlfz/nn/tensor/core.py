@@ -6,48 +6,52 @@
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'ones', 'zeros', 'from_random', 'ones_like',
            'zeros_like', 'random_like', 'as_operand', 'shape_error', 'broadcast_shape', 'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #8febef29
+# %% ../../../nbs/10_tensors.ipynb #1d13d98d
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #468d4eec
+# %% ../../../nbs/10_tensors.ipynb #025de388
 def as_float_array(value):
-    "`value` as a NumPy array of a floating dtype: float arrays as they are (no copy), everything else converted to `float64`."
+    """`value` as a NumPy array of a floating dtype: float arrays as they are (no
+    copy), everything else converted to `float64`."""
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return value
     if isinstance(value, Tensor):
-        raise TypeError("expected an array-like value, got a Tensor (use the Tensor itself, or its .value)")
+        raise TypeError("expected an array-like value, got a Tensor "
+                        "(use the Tensor itself, or its .value)")
     array = np.asarray(value)
     if array.dtype.kind == "f":
         return array
     if array.dtype.kind not in "biu":
-        raise TypeError(f"a Tensor holds real numbers, got an array of dtype {array.dtype}")
+        raise TypeError(f"a Tensor holds real numbers, got dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #47bf57e1
+# %% ../../../nbs/10_tensors.ipynb #ff7a66fb
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
-    __array_priority__ = 1000  # `ndarray (op) Tensor` calls the Tensor's reflected operator...
-    __array_ufunc__ = None     # ...and NumPy functions refuse Tensors instead of making object arrays
+    __array_ufunc__ = None     # `ndarray (op) Tensor` calls the reflected operator
+    __array_priority__ = 1000  # the older NumPy mechanism for the same
 
     def __init__(self, value, prevs=None, op=None, name=None):
-        # the check of as_float_array inlined: every operation makes a Tensor from a float array
-        self.value = value if type(value) is np.ndarray and value.dtype.kind == "f" else as_float_array(value)
+        # as_float_array's first check inlined: every operation passes a float array
+        if type(value) is not np.ndarray or value.dtype.kind != "f":
+            value = as_float_array(value)
+        self.value = value
         self.prevs = [] if prevs is None else prevs
         self.backwards_grad = None
         self.op = op
         self.name = name
 
     shape = property(lambda self: self.value.shape, doc="The shape of the value.")
-    ndim = property(lambda self: self.value.ndim, doc="The number of axes of the value.")
-    size = property(lambda self: self.value.size, doc="The number of elements of the value.")
+    ndim = property(lambda self: self.value.ndim, doc="The number of axes.")
+    size = property(lambda self: self.value.size, doc="The number of elements.")
     dtype = property(lambda self: self.value.dtype, doc="The dtype of the value.")
 
     def __len__(self):
         return len(self.value)
 
-    def __bool__(self):  # as NumPy: fine for one element, an error for more (instead of len(t) != 0)
+    def __bool__(self):  # as in NumPy: one element or an error (not len(t) != 0)
         return bool(self.value)
 
     def __repr__(self):
@@ -59,7 +63,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #e05691ea
+# %% ../../../nbs/10_tensors.ipynb #cd75d884
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -71,31 +75,34 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #7c2ca928
+# %% ../../../nbs/10_tensors.ipynb #b1bf51e7
 def backward(self, grad=None, zero_grad=True):
-    "Compute `backwards_grad` of every tensor this one depends on, seeding `grad` (default: ones) here."
+    "Fill `backwards_grad` of every tensor this one depends on (`grad`: ones)."
     if grad is None:
         grad = np.ones_like(self.value)
     else:
         grad = as_float_array(grad)
         if grad.shape != self.shape:
-            raise ValueError(f"backward: the gradient has shape {grad.shape}, but the tensor has shape {self.shape}")
+            raise ValueError(f"backward: the gradient has shape {grad.shape}, "
+                             f"but the tensor has shape {self.shape}")
     backpropagate(self, grad, zero_grad)
 
 def gradient_update(self, lr):
-    "One step of gradient descent: move the value against its gradient, scaled by `lr`."
-    self.value = self.value - lr * self.backwards_grad  # a new array: the old value may be shared
+    "One step of gradient descent: move the value against its gradient, times `lr`."
+    self.value = self.value - lr * self.backwards_grad  # new: the old may be shared
 
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #6bbf0c43
+# %% ../../../nbs/10_tensors.ipynb #1e0d279f
 def _shape(shape):
     "`(2, 3)` from `ones(2, 3)` and from `ones((2, 3))`."
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return shape
 
 def ones(*shape):
-    "A Tensor of ones of the given shape: `Tensor.ones(2, 3)` or `Tensor.ones((2, 3))`."
+    "A Tensor of ones of the given shape: `Tensor.ones(2, 3)` or `.ones((2, 3))`."
     return Tensor(np.ones(_shape(shape)))
 
 def zeros(*shape):
@@ -121,21 +128,25 @@ def random_like(x):
 for constructor in [ones, zeros, from_random, ones_like, zeros_like, random_like]:
     setattr(Tensor, constructor.__name__, staticmethod(constructor))
 
-# %% ../../../nbs/10_tensors.ipynb #40769ba8
+# %% ../../../nbs/10_tensors.ipynb #1fdd86cb
 def as_operand(x):
-    "A Tensor as it is; anything else as a constant: Python numbers unchanged, the rest as a float array."
+    """A Tensor as it is; anything else as a constant: Python numbers unchanged, the
+    rest as a float array."""
     if isinstance(x, (Tensor, int, float)):
         return x
     return as_float_array(x)
 
 def shape_error(op, shape_a, shape_b, reason="they do not broadcast together"):
-    "The `ValueError` for operands of `op` whose shapes do not fit, naming the operation and both shapes."
-    return ValueError(f"{op}: operands with shapes {tuple(shape_a)} and {tuple(shape_b)}: {reason}")
+    "The `ValueError` for operands of `op` whose shapes do not fit (both shapes)."
+    shapes = f"{tuple(shape_a)} and {tuple(shape_b)}"
+    return ValueError(f"{op}: operands with shapes {shapes}: {reason}")
 
 def broadcast_shape(shape_a, shape_b, op):
-    "The shape NumPy's broadcasting rules give for `shape_a` and `shape_b`, or a `shape_error` naming `op`."
+    """The shape NumPy's broadcasting rules give for `shape_a` and `shape_b`, or a
+    `shape_error` naming `op`."""
     ndim = max(len(shape_a), len(shape_b))
-    padded_a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)  # rule 1: missing leading axes have size 1
+    # rule 1: missing leading axes have size 1
+    padded_a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)
     padded_b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
     shape = []
     for m, n in zip(padded_a, padded_b):
@@ -145,9 +156,10 @@ def broadcast_shape(shape_a, shape_b, op):
     return tuple(shape)
 
 def elementwise_operands(a, b, op):
-    "`a` and `b` as operands of the elementwise `op`: constants as arrays or numbers, Tensors broadcast to the common shape."
+    """`a` and `b` as operands of the elementwise `op`: constants as arrays or
+    numbers, Tensors broadcast to the common shape."""
     if type(a) is Tensor and type(b) is Tensor and a.value.shape == b.value.shape:
-        return a, b  # the most common case, answered first: this runs for every operation
+        return a, b  # the most common case first: this runs for every operation
     a, b = as_operand(a), as_operand(b)
     if isinstance(a, (int, float)) or isinstance(b, (int, float)):
         return a, b  # a number combines with any shape and changes none
