@@ -5,33 +5,36 @@
 # %% auto #0
 __all__ = ['tensor_node', 'add', 'subtract', 'negative', 'multiply', 'divide', 'power', 'absolute']
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #1278e78c
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #9d189a5d
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, elementwise_operands, value_of
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #5b5a91f2
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #7c30d3cd
 def tensor_node(value, op, *inputs):
-    "The Tensor `value` made by `op` from `inputs`, `(operand, local_grad, backward_fn)` triples; constant operands get no edge."
+    """The Tensor `value` made by `op` from `inputs`, triples `(operand, local_grad,
+    backward_fn)`; constant operands get no edge."""
     edges = []
     for operand, local_grad, backward_fn in inputs:
         if isinstance(operand, Tensor):
-            # the Edge that Edge(operand, local_grad, backward_fn) would make, built by tuple.__new__
-            # directly: twice as fast as the namedtuple's own constructor, and this runs for every
-            # operand of every operation
+            # Edge(operand, local_grad, backward_fn), built by tuple.__new__
+            # directly: twice as fast as the namedtuple's own constructor, and
+            # this runs for every operand of every operation
             edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
     return Tensor(value, edges, op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #1804cfc9
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #ba8e405d
 def add(a, b):
     "Elementwise `a + b`."
     a, b = elementwise_operands(a, b, "+")
-    return tensor_node(value_of(a) + value_of(b), "+", (a, None, None), (b, None, None))
+    value = value_of(a) + value_of(b)
+    return tensor_node(value, "+", (a, None, None), (b, None, None))
 
 def subtract(a, b):
     "Elementwise `a - b`."
     a, b = elementwise_operands(a, b, "-")
-    return tensor_node(value_of(a) - value_of(b), "-", (a, None, None), (b, -1.0, None))
+    value = value_of(a) - value_of(b)
+    return tensor_node(value, "-", (a, None, None), (b, -1.0, None))
 
 def negative(a):
     "Elementwise `-a`."
@@ -43,17 +46,18 @@ Tensor.__sub__ = subtract
 Tensor.__rsub__ = lambda self, other: subtract(other, self)
 Tensor.__neg__ = negative
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #619658a1
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #08d7273f
 def multiply(a, b):
     "Elementwise `a * b`."
     a, b = elementwise_operands(a, b, "*")
     value_a, value_b = value_of(a), value_of(b)
-    return tensor_node(value_a * value_b, "*", (a, value_b, None), (b, value_a, None))
+    value = value_a * value_b
+    return tensor_node(value, "*", (a, value_b, None), (b, value_a, None))
 
 Tensor.__mul__ = multiply
 Tensor.__rmul__ = lambda self, other: multiply(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #41e2bf64
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #a73e4b87
 def _quotient_numerator_grad(node, denominator, prev):
     return node.backwards_grad / denominator
 
@@ -68,27 +72,35 @@ def divide(a, b):
     a, b = elementwise_operands(a, b, "/")
     value_b = value_of(b)
     return tensor_node(value_of(a) / value_b, "/",
-                       (a, value_b, _quotient_numerator_grad), (b, value_b, _quotient_denominator_grad))
+                       (a, value_b, _quotient_numerator_grad),
+                       (b, value_b, _quotient_denominator_grad))
 
 Tensor.__truediv__ = divide
 Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #b56cf229
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #530b1a7e
 def _power_base_grad(node, exponent, prev):
-    return node.backwards_grad * exponent * prev.value ** (exponent - 1)
+    # y x^(y-1), with x^1 where y = 0: x^(-1) would make 0 * inf = nan at x = 0
+    if isinstance(exponent, (int, float)):  # a constant exponent, the common case
+        reduced = exponent - 1 if exponent != 0 else 1
+    else:
+        reduced = np.where(exponent == 0, 1.0, exponent - 1)
+    return node.backwards_grad * exponent * prev.value ** reduced
 
 def _power_exponent_grad(node, base, prev):
     if np.any(base < 0):
-        raise ValueError("**: the gradient with respect to the exponent, x**y * log(x), is undefined where the base x is negative")
+        raise ValueError("**: the gradient with respect to the exponent, "
+                         "x**y log(x), is undefined where the base x is negative")
     positive = base > 0
-    return node.backwards_grad * np.where(positive, node.value * np.log(np.where(positive, base, 1.0)), 0.0)
+    log_base = np.log(np.where(positive, base, 1.0))  # no log(0) computed
+    return node.backwards_grad * np.where(positive, node.value * log_base, 0.0)
 
 _power_base_grad.label = "grad · y x^(y−1)"
 _power_exponent_grad.label = "grad · z log x"
 
 def _has_no_real_power(base, exponent):
     "True if a negative base meets a non-integer exponent somewhere."
-    if isinstance(exponent, (int, float)):  # the common case: a constant exponent, one check for all
+    if isinstance(exponent, (int, float)):  # the common case, one check for all
         return exponent % 1 != 0 and np.any(base < 0)
     return np.any((base < 0) & (exponent % 1 != 0))
 
@@ -97,14 +109,15 @@ def power(a, b):
     a, b = elementwise_operands(a, b, "**")
     value_a, value_b = value_of(a), value_of(b)
     if _has_no_real_power(value_a, value_b):
-        raise ValueError("**: a negative base with a non-integer exponent has no real power (NumPy would give nan)")
-    return tensor_node(value_a ** value_b, "**",
-                       (a, value_b, _power_base_grad), (b, value_a, _power_exponent_grad))
+        raise ValueError("**: a negative base with a non-integer exponent has no "
+                         "real power (NumPy would give nan)")
+    return tensor_node(value_a ** value_b, "**", (a, value_b, _power_base_grad),
+                       (b, value_a, _power_exponent_grad))
 
 Tensor.__pow__ = power
 Tensor.__rpow__ = lambda self, other: power(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #6d2a181b
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #7959c430
 def _absolute_grad(node, local_grad, prev):
     return node.backwards_grad * np.sign(prev.value)
 
