@@ -5,15 +5,16 @@
 # %% auto #0
 __all__ = ['matmul']
 
-# %% ../../../nbs/12_matmul.ipynb #47e0cbcd
+# %% ../../../nbs/12_matmul.ipynb #940f9217
 import numpy as np
 from .core import Tensor, as_operand, value_of, shape_error
 from .arithmetic import tensor_node
 from .broadcasting import sum_to_shape
 
-# %% ../../../nbs/12_matmul.ipynb #c560985d
+# %% ../../../nbs/12_matmul.ipynb #d0fc667e
 def _as_matrices(x, w, grad):
-    "View the operands and the upstream gradient of `x @ w` as (stacks of) matrices, putting back the axes `np.matmul` removed for 1-D operands."
+    """View the operands and the upstream gradient of `x @ w` as (stacks of)
+    matrices, putting back the axes `np.matmul` removed for 1-D operands."""
     grad = np.asarray(grad)
     if w.ndim == 1:
         w, grad = w[:, None], grad[..., None]
@@ -22,54 +23,66 @@ def _as_matrices(x, w, grad):
     return x, w, grad
 
 def _to_shape(grad, shape):
-    "`grad` in the operand's own `shape`, dropping the axes `_as_matrices` put back (no new view for matrices)."
+    """`grad` in the operand's own `shape`, dropping the axes `_as_matrices` put
+    back (no new view for matrices)."""
     return grad if grad.shape == shape else grad.reshape(shape)
 
 def _matmul_grad_left(node, w, prev):
     "dl/dX = G Wᵀ, summed over the batch axes X was broadcast along."
     x, w, grad = _as_matrices(prev.value, w, node.backwards_grad)
-    return _to_shape(sum_to_shape(grad @ w.swapaxes(-1, -2), x.shape), prev.value.shape)
+    grad_x = sum_to_shape(grad @ w.swapaxes(-1, -2), x.shape)
+    return _to_shape(grad_x, prev.value.shape)
 
 def _matmul_grad_right(node, x, prev):
     "dl/dW = Xᵀ G, summed over the batch axes W was broadcast along."
     x, w, grad = _as_matrices(x, prev.value, node.backwards_grad)
-    return _to_shape(sum_to_shape(x.swapaxes(-1, -2) @ grad, w.shape), prev.value.shape)
+    grad_w = sum_to_shape(x.swapaxes(-1, -2) @ grad, w.shape)
+    return _to_shape(grad_w, prev.value.shape)
 
+# %% ../../../nbs/12_matmul.ipynb #2ddcc800
 def _matmul_label(formula):
-    "A backward-edge label: the formula, and the batch sum when the operand was broadcast along batch axes."
+    """A backward-edge label: the formula, and the batch sum when the operand was
+    broadcast along batch axes."""
     def label(node, prev):
         other = next(edge.local_grad for edge in node.prevs if edge.prev is prev)
         batch = np.broadcast_shapes(prev.shape[:-2], other.shape[:-2])
-        return formula if prev.shape[:-2] == batch else f"{formula}, summed over the batch"
+        if prev.shape[:-2] == batch:
+            return formula
+        return f"{formula}, summed over the batch"
     return label
 
 _matmul_grad_left.label = _matmul_label("G @ Wᵀ")
 _matmul_grad_right.label = _matmul_label("Xᵀ @ G")
 
-# %% ../../../nbs/12_matmul.ipynb #d5e9be38
+# %% ../../../nbs/12_matmul.ipynb #b0e76942
 def _check_matmul_shapes(x_shape, w_shape):
     "Raise a ValueError naming both shapes unless `np.matmul` accepts them."
     if not x_shape or not w_shape:
-        raise shape_error("matmul", x_shape, w_shape, "0-d operands are not allowed, use * to multiply by a scalar")
+        raise shape_error("matmul", x_shape, w_shape,
+                          "0-d operands are not allowed, use * for scaling")
     inner_x, inner_w = x_shape[-1], w_shape[0] if len(w_shape) == 1 else w_shape[-2]
     if inner_x != inner_w:
         axis = "the only axis" if len(w_shape) == 1 else "the second-to-last axis"
         raise shape_error("matmul", x_shape, w_shape,
-                          f"the last axis of the first ({inner_x}) must match {axis} of the second ({inner_w})")
+                          f"the last axis of the first ({inner_x}) must match "
+                          f"{axis} of the second ({inner_w})")
     if len(x_shape) <= 2 or len(w_shape) <= 2:
-        return  # at most one operand has batch axes: nothing to broadcast (the common case, checked first)
+        return  # the common case first: at most one operand has batch axes
     try:
         np.broadcast_shapes(x_shape[:-2], w_shape[:-2])
     except ValueError:
         raise shape_error("matmul", x_shape, w_shape,
-                          f"the batch axes {x_shape[:-2]} and {w_shape[:-2]} do not broadcast") from None
+                          f"the batch axes {x_shape[:-2]} and {w_shape[:-2]} "
+                          "do not broadcast") from None
 
 def matmul(x, w):
-    "The matrix product `x @ w` with NumPy's rules for 1-D and batched operands; differentiable in every `Tensor` operand."
+    """The matrix product `x @ w` with NumPy's rules for 1-D and batched operands;
+    differentiable in every `Tensor` operand."""
     x, w = as_operand(x), as_operand(w)
     x_value, w_value = value_of(x), value_of(w)
     _check_matmul_shapes(np.shape(x_value), np.shape(w_value))
-    return tensor_node(x_value @ w_value, "@", (x, w_value, _matmul_grad_left), (w, x_value, _matmul_grad_right))
+    return tensor_node(x_value @ w_value, "@", (x, w_value, _matmul_grad_left),
+                       (w, x_value, _matmul_grad_right))
 
 def _rmatmul(self, other):
     "`other @ self` for a constant `other`."
