@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['matmul']
 
-# %% ../../../nbs/12_matmul.ipynb #940f9217
+# %% ../../../nbs/12_matmul.ipynb #32e69d2c
 import numpy as np
 from .core import Tensor, as_operand, value_of, shape_error
 from .arithmetic import tensor_node
 from .broadcasting import sum_to_shape
 
-# %% ../../../nbs/12_matmul.ipynb #d0fc667e
+# %% ../../../nbs/12_matmul.ipynb #c7e3e387
 def _as_matrices(x, w, grad):
     """View the operands and the upstream gradient of `x @ w` as (stacks of)
     matrices, putting back the axes `np.matmul` removed for 1-D operands."""
@@ -39,7 +39,7 @@ def _matmul_grad_right(node, x, prev):
     grad_w = sum_to_shape(x.swapaxes(-1, -2) @ grad, w.shape)
     return _to_shape(grad_w, prev.value.shape)
 
-# %% ../../../nbs/12_matmul.ipynb #2ddcc800
+# %% ../../../nbs/12_matmul.ipynb #8b9b93c3
 def _matmul_label(formula):
     """A backward-edge label: the formula, and the batch sum when the operand was
     broadcast along batch axes."""
@@ -54,7 +54,7 @@ def _matmul_label(formula):
 _matmul_grad_left.label = _matmul_label("G @ Wᵀ")
 _matmul_grad_right.label = _matmul_label("Xᵀ @ G")
 
-# %% ../../../nbs/12_matmul.ipynb #b0e76942
+# %% ../../../nbs/12_matmul.ipynb #94ffff5b
 def _check_matmul_shapes(x_shape, w_shape):
     "Raise a ValueError naming both shapes unless `np.matmul` accepts them."
     if not x_shape or not w_shape:
