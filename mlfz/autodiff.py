@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['Edge', 'edge_gradient', 'topological_order', 'backpropagate']
 
-# %% ../nbs/03_backward_in_practice.ipynb #80cf8db0
+# %% ../nbs/03_backward_in_practice.ipynb #5a26a86a
 import gc
 from collections import namedtuple
 
-# %% ../nbs/03_backward_in_practice.ipynb #4f0ba3f8
+# %% ../nbs/03_backward_in_practice.ipynb #026171bb
 Edge = namedtuple("Edge", ["prev", "local_grad", "backward_fn"],
                   defaults=[None, None])
 Edge.__doc__ = """An incoming edge of a node: the input `prev`, the `local_grad` of
 the operation, and an optional `backward_fn(node, local_grad, prev)`."""
 
-# %% ../nbs/03_backward_in_practice.ipynb #c2aa4b58
+# %% ../nbs/03_backward_in_practice.ipynb #bd289b28
 def edge_gradient(node, edge):
     "What `node` sends back along `edge` to `edge.prev`, from its `backwards_grad`."
     prev, local_grad, backward_fn = edge
@@ -25,7 +25,7 @@ def edge_gradient(node, edge):
         return node.backwards_grad
     return node.backwards_grad * local_grad
 
-# %% ../nbs/03_backward_in_practice.ipynb #6966b050
+# %% ../nbs/03_backward_in_practice.ipynb #ccbe6a78
 def topological_order(root):
     "Every node that `root` depends on, `root` last, each after all of its inputs."
     order, visited = [], {id(root)}
@@ -43,7 +43,7 @@ def topological_order(root):
             order.append(node)
     return order
 
-# %% ../nbs/03_backward_in_practice.ipynb #101baa45
+# %% ../nbs/03_backward_in_practice.ipynb #21d9849d
 def backpropagate(root, grad, zero_grad=True):
     "Set `backwards_grad` of `root` (to `grad`) and of every node it depends on."
     # The walk makes no reference cycles, so Python's cycle collector finds nothing;
