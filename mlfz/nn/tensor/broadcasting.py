@@ -5,59 +5,67 @@
 # %% auto #0
 __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to']
 
-# %% ../../../nbs/14_broadcasting.ipynb #f367616b
+# %% ../../../nbs/14_broadcasting.ipynb #62a2a2be
+from functools import lru_cache
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/14_broadcasting.ipynb #3017f621
+# %% ../../../nbs/14_broadcasting.ipynb #2419dd38
 def broadcasts_to(shape, target):
-    "Whether `shape` broadcasts to `target`: from the right, each size is 1 or equal."
+    "Whether `shape` broadcasts to `target`: from the right, sizes are 1 or equal."
     return len(shape) <= len(target) and all(
         n == 1 or n == m for n, m in zip(shape[::-1], target[::-1]))
 
 def broadcast_axes(shape, target):
-    """The axes of `target` along which an array of `shape` is copied when broadcast
-    to it: the leading axes it lacks and its size-1 axes that grew."""
+    """The axes of `target` along which an array of `shape` is copied when
+    broadcast to it: the leading axes it lacks and its size-1 axes that grew."""
     lead = len(target) - len(shape)
     grown = tuple(lead + i for i, n in enumerate(shape)
                   if n == 1 and target[lead + i] != 1)
     return tuple(range(lead)) + grown
 
 def sum_to_shape(grad, shape):
-    """Reduce a gradient to an operand's `shape`: sum over the axes it was copied along.
-    The one rule for every broadcast: `broadcast_to` here, the batch axes of `@`."""
+    """Reduce a gradient to an operand's `shape`: sum over the axes it was copied
+    along. The one rule for every broadcast (`broadcast_to`, batch axes of `@`)."""
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
     if not broadcasts_to(shape, grad.shape):
         raise ValueError(f"sum_to_shape: a gradient of shape {grad.shape} "
                          f"does not come from broadcasting shape {shape}")
-    # keepdims keeps the surviving axes in place; reshape then drops the leading ones
+    # keepdims keeps the other axes in place; reshape then drops the leading ones
     summed = grad.sum(axis=broadcast_axes(shape, grad.shape), keepdims=True)
     return summed.reshape(shape)
 
-# %% ../../../nbs/14_broadcasting.ipynb #2ae1d3d4
+# %% ../../../nbs/14_broadcasting.ipynb #0bd570ae
 def _broadcast_backward(node, local_grad, prev):
     return sum_to_shape(node.backwards_grad, prev.shape)
 
 def _describe_sum(axes):
     if not axes:
         return "nothing to sum"
-    return f"sum over axis {axes[0]}" if len(axes) == 1 else f"sum over axes {axes}"
+    if len(axes) == 1:
+        return f"sum over axis {axes[0]}"
+    return f"sum over axes {axes}"
 
 _broadcast_backward.label = lambda node, prev: _describe_sum(
     broadcast_axes(prev.shape, node.shape))
 
+@lru_cache(maxsize=256)
+def _broadcast_op(shape):
+    "The label `broadcast_to (2, 3)`, formatted once per shape: this runs often."
+    return f"broadcast_to {shape}"
+
 def broadcast_to(x, shape):
-    """`x` copied along new leading axes and along its size-1 axes until it has `shape`,
-    as by `np.broadcast_to`."""
+    """`x` copied along new leading axes and along its size-1 axes until it has
+    `shape`, as by `np.broadcast_to`."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     x = x if isinstance(x, Tensor) else Tensor(x)
     if not broadcasts_to(x.shape, shape):
-        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}"
-                         " (from the right, each size must be 1 or the target's)")
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to "
+                         f"{shape} (from the right, sizes must be 1 or equal)")
     edges = [Edge(x, None, _broadcast_backward)]
-    return Tensor(np.broadcast_to(x.value, shape), edges, f"broadcast_to {shape}")
+    return Tensor(np.broadcast_to(x.value, shape), edges, _broadcast_op(shape))
 
 Tensor.broadcast_to = broadcast_to
