@@ -5,15 +5,15 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #7fd16da6
+# %% ../../../nbs/15_reductions.ipynb #ebf25832
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #8bb2d524
+# %% ../../../nbs/15_reductions.ipynb #9ccf58e3
 def normalize_axes(axis, ndim, op="reduction"):
-    "`axis` (None, an int, a negative int or a tuple of them) as sorted axes of `ndim`."
+    "`axis` (None, an int, a negative int or a tuple of them) as sorted axes >= 0."
     if axis is None:
         return tuple(range(ndim))
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
@@ -29,10 +29,10 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #1def93b4
+# %% ../../../nbs/15_reductions.ipynb #8c7ebd69
 def _put_back(grad, axes, ndim):
-    "`grad` with the reduced `axes` back in place, with size 1, ready to broadcast."
-    if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready as it is
+    "`grad` with the reduced `axes` back in place, size 1, ready to broadcast."
+    if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready
         return grad
     return np.expand_dims(grad, axes)
 
@@ -40,11 +40,12 @@ def _describe_axes(axes):
     return f"axis {axes[0]}" if len(axes) == 1 else f"axes {axes}"
 
 def _reduction_op(name, axes, ndim):
-    "A reduction node's label: `sum axis 0`, `mean axes (0, 1)`, `max` over all axes."
+    "A reduction's label: `sum axis 0`, `mean axes (0, 1)`, `max` over all axes."
     return name if len(axes) == ndim else f"{name} {_describe_axes(axes)}"
 
 def _spread_back(node, axes, prev):
-    return np.broadcast_to(_put_back(node.backwards_grad, axes, prev.ndim), prev.shape)
+    grad = _put_back(node.backwards_grad, axes, prev.ndim)
+    return np.broadcast_to(grad, prev.shape)
 
 _spread_back.label = lambda node, prev: (
     f"copy along {_describe_axes(node.prevs[0].local_grad)}")
@@ -58,12 +59,12 @@ def sum(x, axis=None, keepdims=False):
                   _reduction_op("sum", axes, x.ndim))
 
 def summation(x, axes=None):
-    "Function form of `sum` in the style of needle: `axes` is an int, a tuple or None."
+    "`sum` in the style of needle: `axes` is an int, a tuple or None."
     return sum(x, axis=axes)
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #36918aef
+# %% ../../../nbs/15_reductions.ipynb #c650db5c
 def _mean_count(axes, shape):
     "The number of elements in each mean over `axes` of an array of `shape`."
     return math.prod(shape[a] for a in axes)
@@ -89,9 +90,9 @@ def mean(x, axis=None, keepdims=False):
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #31b7db9b
+# %% ../../../nbs/15_reductions.ipynb #f4d78703
 def _to_extremes(node, saved, prev):
-    axes, extreme = saved  # `extreme` kept the reduced axes (size 1) to compare with x
+    axes, extreme = saved  # `extreme` kept the reduced axes: it compares with x
     hits = prev.value == extreme
     share = _put_back(node.backwards_grad, axes, prev.ndim)
     return hits * (share / hits.sum(axis=axes, keepdims=True))
