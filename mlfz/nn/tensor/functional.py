@@ -6,15 +6,15 @@
 __all__ = ['exp', 'log', 'sqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'relu', 'softmax', 'log_softmax', 'logsumexp',
            'broadcast_to', 'summation', 'reshape', 'transpose', 'matmul']
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #f0475d1f
+# %% ../../../nbs/20_elementwise_functions.ipynb #ddcb5682
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #386fb2d0
+# %% ../../../nbs/20_elementwise_functions.ipynb #1b0773dd
 def _pointwise_rule(label):
-    """Decorator: `rule(x, y, g)`, which returns g · f'(x) from the input x, the output
-    y and the upstream gradient g, made into a backward function labelled `label`."""
+    """Decorator: `rule(x, y, g)`, which returns g · f'(x) from the input x, the
+    output y and the upstream gradient g, made a backward function with `label`."""
     def make_backward(rule):
         def backward_fn(node, local_grad, prev):
             return rule(prev.value, node.value, node.backwards_grad)
@@ -23,15 +23,15 @@ def _pointwise_rule(label):
     return make_backward
 
 def _elementwise(x, f, backward_fn, op):
-    "The node y = f(x) for an elementwise NumPy `f`; its edge carries `backward_fn`."
+    "The node y = f(x) for an elementwise NumPy `f`; its edge has `backward_fn`."
     x = as_operand(x)
     return tensor_node(f(value_of(x)), op, (x, None, backward_fn))
 
 def _buffer(y, g):
-    "A fresh array to build g · f'(x) in, step by step, without other full-size arrays."
+    "A fresh array to build g · f'(x) in, step by step, with no other full array."
     return np.empty(np.shape(y), dtype=np.result_type(y, g))
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #be113801
+# %% ../../../nbs/20_elementwise_functions.ipynb #0cd25714
 @_pointwise_rule("g·y")
 def _exp_backward(x, y, g):
     return g * y
@@ -42,14 +42,14 @@ def exp(x):
 
 @_pointwise_rule("g/x")
 def _log_backward(x, y, g):
-    # where log is undefined (x < 0, y is nan) the gradient is undefined too, not g / x
+    # where log is undefined (x < 0, y is nan), so is the gradient: not g / x
     return np.where(x < 0, np.nan, g / x)
 
 def log(x):
     "Elementwise natural logarithm; as `np.log`: `nan` (and a warning) for x < 0."
     return _elementwise(x, np.log, _log_backward, "log")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #fb827986
+# %% ../../../nbs/20_elementwise_functions.ipynb #29b1668a
 @_pointwise_rule("g/(2y)")
 def _sqrt_backward(x, y, g):
     return g / (2 * y)
@@ -58,7 +58,7 @@ def sqrt(x):
     "Elementwise square root; as `np.sqrt`: `nan` (and a warning) for x < 0."
     return _elementwise(x, np.sqrt, _sqrt_backward, "sqrt")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #af96442c
+# %% ../../../nbs/20_elementwise_functions.ipynb #4352df6b
 @_pointwise_rule("g·cos x")
 def _sin_backward(x, y, g):
     return g * np.cos(x)
@@ -85,7 +85,7 @@ def tan(x):
     "Elementwise tangent."
     return _elementwise(x, np.tan, _tan_backward, "tan")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #090622c7
+# %% ../../../nbs/20_elementwise_functions.ipynb #83a7e5ed
 @_pointwise_rule("g·(1 − y²)")
 def _tanh_backward(x, y, g):
     grad = np.multiply(y, y, out=_buffer(y, g))
@@ -96,9 +96,9 @@ def tanh(x):
     "Elementwise hyperbolic tangent."
     return _elementwise(x, np.tanh, _tanh_backward, "tanh")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #b16ca1ad
+# %% ../../../nbs/20_elementwise_functions.ipynb #d49e2ce7
 def _stable_sigmoid(x):
-    "σ(x) = 1 / (1 + e^(-x)) computed from e = e^(-|x|) ≤ 1, which cannot overflow."
+    "σ(x) = 1 / (1 + e^(-x)) from e = e^(-|x|) ≤ 1, which cannot overflow."
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1, e) / (1 + e)
 
@@ -109,19 +109,19 @@ def _sigmoid_backward(x, y, g):
     return np.multiply(grad, g, out=grad)
 
 def sigmoid(x):
-    "Elementwise logistic sigmoid 1 / (1 + e^(-x)), without overflow for any input."
+    "Elementwise logistic sigmoid 1 / (1 + e^(-x)), without overflow for any x."
     return _elementwise(x, _stable_sigmoid, _sigmoid_backward, "sigmoid")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #32e6e32a
+# %% ../../../nbs/20_elementwise_functions.ipynb #cfb36418
 @_pointwise_rule("g·[x > 0]")
 def _relu_backward(x, y, g):
     return g * np.heaviside(x, 0)
 
 def relu(x):
-    "Elementwise rectified linear unit max(x, 0); its gradient at 0 is taken to be 0."
+    "Elementwise rectified linear unit max(x, 0); its gradient at 0 is taken as 0."
     return _elementwise(x, lambda v: np.maximum(v, 0), _relu_backward, "relu")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #ac4849da
+# %% ../../../nbs/20_elementwise_functions.ipynb #94575d20
 from .softmax import softmax, log_softmax, logsumexp
 from .broadcasting import broadcast_to
 from .reductions import summation
