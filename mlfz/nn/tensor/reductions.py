@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #ebf25832
+# %% ../../../nbs/15_reductions.ipynb #bc349e8f
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #9ccf58e3
+# %% ../../../nbs/15_reductions.ipynb #1acf46f3
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as sorted axes >= 0."
     if axis is None:
@@ -29,7 +29,7 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #8c7ebd69
+# %% ../../../nbs/15_reductions.ipynb #ab924a95
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in place, size 1, ready to broadcast."
     if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready
@@ -59,12 +59,12 @@ def sum(x, axis=None, keepdims=False):
                   _reduction_op("sum", axes, x.ndim))
 
 def summation(x, axes=None):
-    "`sum` in the style of needle: `axes` is an int, a tuple or None."
+    "`sum` under the needle library's name: `axes` is an int, a tuple or None."
     return sum(x, axis=axes)
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #c650db5c
+# %% ../../../nbs/15_reductions.ipynb #d78f835f
 def _mean_count(axes, shape):
     "The number of elements in each mean over `axes` of an array of `shape`."
     return math.prod(shape[a] for a in axes)
@@ -90,7 +90,7 @@ def mean(x, axis=None, keepdims=False):
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #f4d78703
+# %% ../../../nbs/15_reductions.ipynb #ad2848a6
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` kept the reduced axes: it compares with x
     hits = prev.value == extreme
