@@ -6,12 +6,12 @@
 __all__ = ['exp', 'log', 'sqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'relu', 'softmax', 'log_softmax', 'logsumexp',
            'broadcast_to', 'summation', 'reshape', 'transpose', 'matmul']
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #07d8eeed
+# %% ../../../nbs/20_elementwise_functions.ipynb #6f71ed14
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #2931a4c7
+# %% ../../../nbs/20_elementwise_functions.ipynb #849219f4
 def _pointwise_rule(label):
     """Decorator: `rule(x, y, g)`, which returns g · f'(x) from the input x, the
     output y and the upstream gradient g, made a backward function with `label`."""
@@ -31,7 +31,7 @@ def _buffer(y, g):
     "A fresh array to build g · f'(x) in, step by step, with no other full array."
     return np.empty(np.shape(y), dtype=np.result_type(y, g))
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #1bbf61fc
+# %% ../../../nbs/20_elementwise_functions.ipynb #4112eafe
 @_pointwise_rule("g·y")
 def _exp_backward(x, y, g):
     return g * y
@@ -49,7 +49,7 @@ def log(x):
     "Elementwise natural logarithm; as `np.log`: `nan` (and a warning) for x < 0."
     return _elementwise(x, np.log, _log_backward, "log")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #b28eb035
+# %% ../../../nbs/20_elementwise_functions.ipynb #71ee4eba
 @_pointwise_rule("g/(2y)")
 def _sqrt_backward(x, y, g):
     return g / (2 * y)
@@ -58,7 +58,7 @@ def sqrt(x):
     "Elementwise square root; as `np.sqrt`: `nan` (and a warning) for x < 0."
     return _elementwise(x, np.sqrt, _sqrt_backward, "sqrt")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #ca9f62c4
+# %% ../../../nbs/20_elementwise_functions.ipynb #43a0d517
 @_pointwise_rule("g·cos x")
 def _sin_backward(x, y, g):
     return g * np.cos(x)
@@ -85,7 +85,7 @@ def tan(x):
     "Elementwise tangent."
     return _elementwise(x, np.tan, _tan_backward, "tan")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #6feeee7a
+# %% ../../../nbs/20_elementwise_functions.ipynb #c2c626c3
 @_pointwise_rule("g·(1 − y²)")
 def _tanh_backward(x, y, g):
     grad = np.multiply(y, y, out=_buffer(y, g))
@@ -96,7 +96,7 @@ def tanh(x):
     "Elementwise hyperbolic tangent."
     return _elementwise(x, np.tanh, _tanh_backward, "tanh")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #55b8be76
+# %% ../../../nbs/20_elementwise_functions.ipynb #5131e9f7
 def _stable_sigmoid(x):
     "σ(x) = 1 / (1 + e^(-x)) from e = e^(-|x|) ≤ 1, which cannot overflow."
     e = np.exp(-np.abs(x))
@@ -112,7 +112,7 @@ def sigmoid(x):
     "Elementwise logistic sigmoid 1 / (1 + e^(-x)), without overflow for any x."
     return _elementwise(x, _stable_sigmoid, _sigmoid_backward, "sigmoid")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #5c455d8f
+# %% ../../../nbs/20_elementwise_functions.ipynb #525b4cb1
 @_pointwise_rule("g·[x > 0]")
 def _relu_backward(x, y, g):
     return g * np.heaviside(x, 0)
@@ -121,12 +121,13 @@ def relu(x):
     "Elementwise rectified linear unit max(x, 0); its gradient at 0 is taken as 0."
     return _elementwise(x, lambda v: np.maximum(v, 0), _relu_backward, "relu")
 
-# %% ../../../nbs/20_elementwise_functions.ipynb #de7bd192
+# %% ../../../nbs/20_elementwise_functions.ipynb #52be1da1
 from .softmax import softmax, log_softmax, logsumexp
 from .broadcasting import broadcast_to
 from .reductions import summation
 from .shape_ops import reshape, transpose
 from .matmul import matmul
 
+# nbdev adds the names in `_all_` to `__all__`: these imports are public too
 _all_ = ["softmax", "log_softmax", "logsumexp",
           "broadcast_to", "summation", "reshape", "transpose", "matmul"]
