@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to']
 
-# %% ../../../nbs/14_broadcasting.ipynb #62a2a2be
+# %% ../../../nbs/14_broadcasting.ipynb #6c4afc45
 from functools import lru_cache
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/14_broadcasting.ipynb #2419dd38
+# %% ../../../nbs/14_broadcasting.ipynb #1411a446
 def broadcasts_to(shape, target):
     "Whether `shape` broadcasts to `target`: from the right, sizes are 1 or equal."
     return len(shape) <= len(target) and all(
@@ -38,7 +38,7 @@ def sum_to_shape(grad, shape):
     summed = grad.sum(axis=broadcast_axes(shape, grad.shape), keepdims=True)
     return summed.reshape(shape)
 
-# %% ../../../nbs/14_broadcasting.ipynb #0bd570ae
+# %% ../../../nbs/14_broadcasting.ipynb #34c9ba6c
 def _broadcast_backward(node, local_grad, prev):
     return sum_to_shape(node.backwards_grad, prev.shape)
 
