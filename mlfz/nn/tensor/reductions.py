@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #bc349e8f
+# %% ../../../nbs/15_reductions.ipynb #7c64f5be
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #1acf46f3
+# %% ../../../nbs/15_reductions.ipynb #f08927ab
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as sorted axes >= 0."
     if axis is None:
@@ -29,7 +29,7 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #ab924a95
+# %% ../../../nbs/15_reductions.ipynb #8082e21f
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in place, size 1, ready to broadcast."
     if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready
@@ -64,7 +64,7 @@ def summation(x, axes=None):
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #d78f835f
+# %% ../../../nbs/15_reductions.ipynb #4c533f48
 def _mean_count(axes, shape):
     "The number of elements in each mean over `axes` of an array of `shape`."
     return math.prod(shape[a] for a in axes)
@@ -90,7 +90,7 @@ def mean(x, axis=None, keepdims=False):
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #ad2848a6
+# %% ../../../nbs/15_reductions.ipynb #cf037175
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` kept the reduced axes: it compares with x
     hits = prev.value == extreme
