@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to']
 
-# %% ../../../nbs/14_broadcasting.ipynb #6c4afc45
+# %% ../../../nbs/14_broadcasting.ipynb #b042ab25
 from functools import lru_cache
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/14_broadcasting.ipynb #1411a446
+# %% ../../../nbs/14_broadcasting.ipynb #694d43ce
 def broadcasts_to(shape, target):
     "Whether `shape` broadcasts to `target`: from the right, sizes are 1 or equal."
     return len(shape) <= len(target) and all(
@@ -38,7 +38,7 @@ def sum_to_shape(grad, shape):
     summed = grad.sum(axis=broadcast_axes(shape, grad.shape), keepdims=True)
     return summed.reshape(shape)
 
-# %% ../../../nbs/14_broadcasting.ipynb #34c9ba6c
+# %% ../../../nbs/14_broadcasting.ipynb #fdfa1fa1
 def _broadcast_backward(node, local_grad, prev):
     return sum_to_shape(node.backwards_grad, prev.shape)
 
@@ -55,7 +55,7 @@ _broadcast_backward.label = lambda node, prev: _describe_sum(
 @lru_cache(maxsize=256)
 def _broadcast_op(shape):
     "The label `broadcast_to (2, 3)`, formatted once per shape: this runs often."
-    return f"broadcast_to {shape}"
+    return f"broadcast_to {tuple(map(int, shape))}"  # (2, 3), not (np.int64(2), 3)
 
 def broadcast_to(x, shape):
     """`x` copied along new leading axes and along its size-1 axes until it has
