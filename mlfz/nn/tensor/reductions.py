@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #7c64f5be
+# %% ../../../nbs/15_reductions.ipynb #11fbc63f
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #f08927ab
+# %% ../../../nbs/15_reductions.ipynb #c8856b70
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as sorted axes >= 0."
     if axis is None:
@@ -29,7 +29,7 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #8082e21f
+# %% ../../../nbs/15_reductions.ipynb #bacc5fdb
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in place, size 1, ready to broadcast."
     if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready
@@ -43,9 +43,12 @@ def _reduction_op(name, axes, ndim):
     "A reduction's label: `sum axis 0`, `mean axes (0, 1)`, `max` over all axes."
     return name if len(axes) == ndim else f"{name} {_describe_axes(axes)}"
 
+def _spread(grad, axes, prev):
+    "The reduced gradient `grad` copied back along `axes` to `prev`'s shape, as a view."
+    return np.broadcast_to(_put_back(grad, axes, prev.ndim), prev.shape)
+
 def _spread_back(node, axes, prev):
-    grad = _put_back(node.backwards_grad, axes, prev.ndim)
-    return np.broadcast_to(grad, prev.shape)
+    return _spread(node.backwards_grad, axes, prev)
 
 _spread_back.label = lambda node, prev: (
     f"copy along {_describe_axes(node.prevs[0].local_grad)}")
@@ -64,14 +67,13 @@ def summation(x, axes=None):
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #4c533f48
+# %% ../../../nbs/15_reductions.ipynb #9ce4eaa6
 def _mean_count(axes, shape):
     "The number of elements in each mean over `axes` of an array of `shape`."
     return math.prod(shape[a] for a in axes)
 
 def _spread_back_scaled(node, axes, prev):
-    grad = node.backwards_grad / _mean_count(axes, prev.shape)
-    return np.broadcast_to(_put_back(grad, axes, prev.ndim), prev.shape)
+    return _spread(node.backwards_grad / _mean_count(axes, prev.shape), axes, prev)
 
 def _describe_mean_backward(node, prev):
     axes = node.prevs[0].local_grad
@@ -90,7 +92,7 @@ def mean(x, axis=None, keepdims=False):
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #cf037175
+# %% ../../../nbs/15_reductions.ipynb #5f64d35a
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` kept the reduced axes: it compares with x
     hits = prev.value == extreme
