@@ -21,6 +21,8 @@ def test_every_notebook_has_a_page(site, notebook):
     page = path.read_text()
     if "draw_graph(" in sources(notebook, "code") or "backward_steps(" in sources(notebook, "code"):
         assert "<svg" in page or re.search(r"<img[^>]+\.svg", page), f"{notebook.stem} draws a graph but its page has no SVG"
+    if re.search(r"^#\|\s*export", sources(notebook, "code"), re.M):
+        assert "tag_exported" in page, f"{notebook.stem} exports code but its page does not mark it"
     if re.search(r"\$[^$]+\$", sources(notebook, "markdown")):
         assert 'class="math' in page, f"{notebook.stem} has math but its page has none"
 

@@ -56,8 +56,11 @@ def directives(source):
 def execute(path):
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "code" and directives(cell.source)[0].get("eval", "").lower() == "false":
+        found = directives(cell.source)[0] if cell.cell_type == "code" else {}
+        if found.get("eval", "").lower() == "false":
             cell.metadata.setdefault("tags", []).append("skip-execution")
+        if found.keys() & {"export", "exports", "exporti"}:  # marked now: nbdev's processing drops the directive
+            cell.metadata.setdefault("tags", []).append("exported")
     # the kernel listens on 127.0.0.1 only; its warning about unencrypted local TCP is noise here
     client = NotebookClient(nb, timeout=600, kernel_name="python3", extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(NBS)}})
@@ -126,8 +129,7 @@ def to_myst(path, notebooks):
             if "default_exp" in found:
                 continue
             tags = [TAGS[item] for item in found.items() if item in TAGS]
-            if found.keys() & {"export", "exports", "exporti"}:
-                tags.append("exported")
+            tags += [tag for tag in cell.metadata.get("tags", []) if tag == "exported"]
             cell.metadata = {"tags": tags} if tags else {}
             for output in cell.get("outputs", []):
                 if "text/markdown" in output.get("data", {}):
