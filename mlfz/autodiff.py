@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['Edge', 'edge_gradient', 'topological_order', 'backpropagate']
 
-# %% ../nbs/03_backward_in_practice.ipynb #5a26a86a
+# %% ../nbs/03_backward_in_practice.ipynb #6c77a8a7
 import gc
 from collections import namedtuple
 
-# %% ../nbs/03_backward_in_practice.ipynb #026171bb
+# %% ../nbs/03_backward_in_practice.ipynb #52ef3b8a
 Edge = namedtuple("Edge", ["prev", "local_grad", "backward_fn"],
                   defaults=[None, None])
 Edge.__doc__ = """An incoming edge of a node: the input `prev`, the `local_grad` of
 the operation, and an optional `backward_fn(node, local_grad, prev)`."""
 
-# %% ../nbs/03_backward_in_practice.ipynb #bd289b28
+# %% ../nbs/03_backward_in_practice.ipynb #e4eb28eb
 def edge_gradient(node, edge):
     "What `node` sends back along `edge` to `edge.prev`, from its `backwards_grad`."
     prev, local_grad, backward_fn = edge
@@ -25,7 +25,7 @@ def edge_gradient(node, edge):
         return node.backwards_grad
     return node.backwards_grad * local_grad
 
-# %% ../nbs/03_backward_in_practice.ipynb #ccbe6a78
+# %% ../nbs/03_backward_in_practice.ipynb #033d5816
 def topological_order(root):
     "Every node that `root` depends on, `root` last, each after all of its inputs."
     order, visited = [], {id(root)}
@@ -43,9 +43,9 @@ def topological_order(root):
             order.append(node)
     return order
 
-# %% ../nbs/03_backward_in_practice.ipynb #21d9849d
+# %% ../nbs/03_backward_in_practice.ipynb #4d7e2e89
 def backpropagate(root, grad, zero_grad=True):
-    "Set `backwards_grad` of `root` (to `grad`) and of every node it depends on."
+    "Set `backwards_grad` of `root` (to `grad`) and of every node it depends on; return those nodes in topological order."
     # The walk makes no reference cycles, so Python's cycle collector finds nothing;
     # left on, it would traverse the whole (possibly huge) graph again and again.
     collecting = gc.isenabled()
@@ -71,3 +71,4 @@ def backpropagate(root, grad, zero_grad=True):
     finally:
         if collecting:
             gc.enable()
+    return order

@@ -6,11 +6,11 @@
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'ones', 'zeros', 'from_random', 'ones_like',
            'zeros_like', 'random_like', 'as_operand', 'shape_error', 'broadcast_shape', 'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #a46bdf6f
+# %% ../../../nbs/10_tensors.ipynb #871e819d
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #e5b9aafa
+# %% ../../../nbs/10_tensors.ipynb #edbf48c0
 def as_float_array(value):
     """`value` as a NumPy array of a floating dtype: float arrays as they are (no
     copy), everything else converted to `float64`."""
@@ -26,7 +26,7 @@ def as_float_array(value):
         raise TypeError(f"a Tensor holds real numbers, got dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #9658cb4f
+# %% ../../../nbs/10_tensors.ipynb #4b58939f
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
@@ -63,7 +63,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #09c8a3b0
+# %% ../../../nbs/10_tensors.ipynb #8a8ed7da
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -75,7 +75,7 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #5b069b31
+# %% ../../../nbs/10_tensors.ipynb #3996c74f
 def backward(self, grad=None, zero_grad=True):
     "Fill `backwards_grad` of every tensor this one depends on (`grad`: ones)."
     if grad is None:
@@ -85,7 +85,10 @@ def backward(self, grad=None, zero_grad=True):
         if grad.shape != self.shape:
             raise ValueError(f"backward: the gradient has shape {grad.shape}, "
                              f"but the tensor has shape {self.shape}")
-    backpropagate(self, grad, zero_grad)
+    for node in backpropagate(self, grad, zero_grad):
+        # NumPy arithmetic on 0-d arrays returns scalars; every gradient stays an array
+        if type(node.backwards_grad) is not np.ndarray:
+            node.backwards_grad = np.asarray(node.backwards_grad)
 
 def gradient_update(self, lr):
     "One step of gradient descent: move the value against its gradient, times `lr`."
@@ -94,7 +97,7 @@ def gradient_update(self, lr):
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #d3e4be70
+# %% ../../../nbs/10_tensors.ipynb #f766f9af
 def _shape(shape):
     "`(2, 3)` from `ones(2, 3)` and from `ones((2, 3))`."
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -128,7 +131,7 @@ def random_like(x):
 for constructor in [ones, zeros, from_random, ones_like, zeros_like, random_like]:
     setattr(Tensor, constructor.__name__, staticmethod(constructor))
 
-# %% ../../../nbs/10_tensors.ipynb #0efc58cc
+# %% ../../../nbs/10_tensors.ipynb #6ac40577
 def as_operand(x):
     """A Tensor as it is; anything else as a constant: Python numbers unchanged, the
     rest as a float array."""
