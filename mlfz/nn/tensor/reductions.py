@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #11fbc63f
+# %% ../../../nbs/15_reductions.ipynb #4d42f868
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #c8856b70
+# %% ../../../nbs/15_reductions.ipynb #ef7d56e1
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as sorted axes >= 0."
     if axis is None:
@@ -29,7 +29,7 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #bacc5fdb
+# %% ../../../nbs/15_reductions.ipynb #f25fa1e3
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in place, size 1, ready to broadcast."
     if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready
@@ -53,13 +53,16 @@ def _spread_back(node, axes, prev):
 _spread_back.label = lambda node, prev: (
     f"copy along {_describe_axes(node.prevs[0].local_grad)}")
 
+def _reduction(x, axis, keepdims, op, reduce, backward_fn):
+    "The node `reduce(x)` over `axis`; its edge hands the normalized axes to `backward_fn`."
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    axes = normalize_axes(axis, x.ndim, op)
+    value = reduce(x.value, axis=axes, keepdims=keepdims)
+    return Tensor(value, [Edge(x, axes, backward_fn)], _reduction_op(op, axes, x.ndim))
+
 def sum(x, axis=None, keepdims=False):
     "The sum of the elements of `x` over `axis`: None (all), an int or a tuple."
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    axes = normalize_axes(axis, x.ndim, "sum")
-    edges = [Edge(x, axes, _spread_back)]
-    return Tensor(np.sum(x.value, axis=axes, keepdims=keepdims), edges,
-                  _reduction_op("sum", axes, x.ndim))
+    return _reduction(x, axis, keepdims, "sum", np.sum, _spread_back)
 
 def summation(x, axes=None):
     "`sum` under the needle library's name: `axes` is an int, a tuple or None."
@@ -67,7 +70,7 @@ def summation(x, axes=None):
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #9ce4eaa6
+# %% ../../../nbs/15_reductions.ipynb #a1666203
 def _mean_count(axes, shape):
     "The number of elements in each mean over `axes` of an array of `shape`."
     return math.prod(shape[a] for a in axes)
@@ -84,15 +87,11 @@ _spread_back_scaled.label = _describe_mean_backward
 
 def mean(x, axis=None, keepdims=False):
     "The mean of the elements of `x` over `axis`: None (all), an int or a tuple."
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    axes = normalize_axes(axis, x.ndim, "mean")
-    edges = [Edge(x, axes, _spread_back_scaled)]
-    return Tensor(np.mean(x.value, axis=axes, keepdims=keepdims), edges,
-                  _reduction_op("mean", axes, x.ndim))
+    return _reduction(x, axis, keepdims, "mean", np.mean, _spread_back_scaled)
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #5f64d35a
+# %% ../../../nbs/15_reductions.ipynb #03cdc863
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` kept the reduced axes: it compares with x
     hits = prev.value == extreme
