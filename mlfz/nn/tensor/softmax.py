@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #0af92960
+# %% ../../../nbs/21_softmax.ipynb #67a410a0
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
-from .reductions import normalize_axes
+from .reductions import normalize_axes, _put_back
 
-# %% ../../../nbs/21_softmax.ipynb #590dba10
+# %% ../../../nbs/21_softmax.ipynb #d3f51082
 def _shift_by_max(x, axis):
     "`x - m` and `m`, the maximum along `axis`: the largest e^(x-m) is 1."
     m = np.max(x, axis=axis, keepdims=True)
@@ -30,7 +30,7 @@ def _log_softmax_value(x, axis):
     shifted, _ = _shift_by_max(x, axis)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #79bbd634
+# %% ../../../nbs/21_softmax.ipynb #92eb0bb5
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
@@ -56,10 +56,11 @@ def log_softmax(x, axis=-1):
     "log(softmax(x)) along `axis`, as `x - logsumexp(x)`: no overflow, no log(0)."
     return _along_axes(x, axis, "log_softmax", _log_softmax_value, _log_softmax_backward)
 
-def _logsumexp_backward(node, reduced, prev):
-    # the reduced axes back in g and ℓ (length 1), so that they broadcast against x
-    g = np.expand_dims(node.backwards_grad, reduced)
-    lse = np.expand_dims(node.value, reduced)
+def _logsumexp_backward(node, axes, prev):
+    # the reduced axes back in g and ℓ (length 1), as for sum in chapter 15, so
+    # that they broadcast against x
+    g = _put_back(node.backwards_grad, axes, prev.ndim)
+    lse = _put_back(node.value, axes, prev.ndim)
     return g * np.exp(prev.value - lse)
 _logsumexp_backward.label = "g · e^(x − ℓ)"
 
@@ -73,5 +74,4 @@ def logsumexp(x, axis=None, keepdims=False):
         lse = np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
         lse = np.squeeze(lse, axis=axes)
-    reduced = () if keepdims else axes  # the axes the backward pass must put back
-    return tensor_node(lse, "logsumexp", (x, reduced, _logsumexp_backward))
+    return tensor_node(lse, "logsumexp", (x, axes, _logsumexp_backward))
