@@ -6,11 +6,11 @@
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'ones', 'zeros', 'from_random', 'ones_like',
            'zeros_like', 'random_like', 'as_operand', 'shape_error', 'broadcast_shape', 'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #871e819d
+# %% ../../../nbs/10_tensors.ipynb #0d9a9f87
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #edbf48c0
+# %% ../../../nbs/10_tensors.ipynb #8a9587ca
 def as_float_array(value):
     """`value` as a NumPy array of a floating dtype: float arrays as they are (no
     copy), everything else converted to `float64`."""
@@ -26,7 +26,7 @@ def as_float_array(value):
         raise TypeError(f"a Tensor holds real numbers, got dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #4b58939f
+# %% ../../../nbs/10_tensors.ipynb #ec04fbb0
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
@@ -63,7 +63,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #8a8ed7da
+# %% ../../../nbs/10_tensors.ipynb #8c0de02c
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -75,7 +75,7 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #3996c74f
+# %% ../../../nbs/10_tensors.ipynb #c788e64f
 def backward(self, grad=None, zero_grad=True):
     "Fill `backwards_grad` of every tensor this one depends on (`grad`: ones)."
     if grad is None:
@@ -97,24 +97,24 @@ def gradient_update(self, lr):
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #f766f9af
-def _shape(shape):
-    "`(2, 3)` from `ones(2, 3)` and from `ones((2, 3))`."
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return shape
+# %% ../../../nbs/10_tensors.ipynb #9fea479c
+def _sequence_argument(args):
+    "NumPy's two spellings of a sequence argument: `(2, 3)` from `f(2, 3)` and `f((2, 3))`."
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return args
 
 def ones(*shape):
     "A Tensor of ones of the given shape: `Tensor.ones(2, 3)` or `.ones((2, 3))`."
-    return Tensor(np.ones(_shape(shape)))
+    return Tensor(np.ones(_sequence_argument(shape)))
 
 def zeros(*shape):
     "A Tensor of zeros of the given shape."
-    return Tensor(np.zeros(_shape(shape)))
+    return Tensor(np.zeros(_sequence_argument(shape)))
 
 def from_random(*shape):
     "A Tensor of standard normal samples of the given shape."
-    return Tensor(np.random.standard_normal(_shape(shape)))
+    return Tensor(np.random.standard_normal(_sequence_argument(shape)))
 
 def ones_like(x):
     "A Tensor of ones with the shape of the Tensor or array `x`."
@@ -131,7 +131,7 @@ def random_like(x):
 for constructor in [ones, zeros, from_random, ones_like, zeros_like, random_like]:
     setattr(Tensor, constructor.__name__, staticmethod(constructor))
 
-# %% ../../../nbs/10_tensors.ipynb #6ac40577
+# %% ../../../nbs/10_tensors.ipynb #aa10851a
 def as_operand(x):
     """A Tensor as it is; anything else as a constant: Python numbers unchanged, the
     rest as a float array."""

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['transpose', 'reshape']
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #947470f1
+# %% ../../../nbs/13_transpose_reshape.ipynb #793c0939
 import operator
 import numpy as np
 from ...autodiff import Edge
-from .core import Tensor
+from .core import Tensor, _sequence_argument
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #1713ee89
+# %% ../../../nbs/13_transpose_reshape.ipynb #8cac60ba
 def _transpose_grad(node, inverse, prev):
     "Apply the inverse permutation to the upstream gradient."
     return np.transpose(node.backwards_grad, inverse)
@@ -42,15 +42,10 @@ def transpose(x, axes=None):
     value = np.transpose(x.value, permutation)
     return Tensor(value, prevs=[edge], op=f"transpose{permutation}")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #6568a03c
-def _axes_or_shape(args):
-    "NumPy's two spellings of a sequence argument: `f(2, 3)` and `f((2, 3))`."
-    one_sequence = len(args) == 1 and isinstance(args[0], (tuple, list))
-    return tuple(args[0]) if one_sequence else args
-
+# %% ../../../nbs/13_transpose_reshape.ipynb #8eda0caa
 def _transpose_method(self, *axes):
     "Permute axes: `t.transpose()`, `t.transpose(1, 2, 0)`, `t.transpose((1, 2, 0))`."
-    axes = _axes_or_shape(axes)
+    axes = _sequence_argument(axes)
     return transpose(self, None if axes in ((), (None,)) else axes)
 
 # the name that show_doc and help() display
@@ -58,7 +53,7 @@ _transpose_method.__name__ = _transpose_method.__qualname__ = "transpose"
 Tensor.transpose = _transpose_method
 Tensor.T = property(transpose, doc="The tensor with its axes reversed.")
 
-# %% ../../../nbs/13_transpose_reshape.ipynb #0ff06395
+# %% ../../../nbs/13_transpose_reshape.ipynb #fe95e039
 def _reshape_grad(node, local_grad, prev):
     "Regroup the upstream gradient into the input's shape."
     return np.reshape(node.backwards_grad, prev.shape)
@@ -85,7 +80,7 @@ def reshape(x, shape):
 
 def _reshape_method(self, *shape):
     "Regroup the elements: `t.reshape(2, -1)` or `t.reshape((2, -1))`."
-    return reshape(self, _axes_or_shape(shape))
+    return reshape(self, _sequence_argument(shape))
 
 _reshape_method.__name__ = _reshape_method.__qualname__ = "reshape"
 Tensor.reshape = _reshape_method
