@@ -131,8 +131,9 @@ def test_ties_share_the_gradient_evenly():
     np.testing.assert_allclose(x.backwards_grad, [[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 2.0]])
     x.min(axis=1).backward(np.array([3.0, 2.0]))
     np.testing.assert_allclose(x.backwards_grad, [[0.0, 3.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0]])
-    x.max(axis=0, keepdims=True).backward(np.ones((1, 4)))
-    np.testing.assert_allclose(x.backwards_grad, [[1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    # distinct upstream values per column, so a gradient sent to the wrong column shows
+    x.max(axis=0, keepdims=True).backward(np.array([[1.0, 2.0, 3.0, 4.0]]))
+    np.testing.assert_allclose(x.backwards_grad, [[1.0, 2.0, 3.0, 0.0], [0.0, 0.0, 0.0, 4.0]])
 
 
 # errors
