@@ -6,11 +6,11 @@
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'ones', 'zeros', 'from_random', 'ones_like',
            'zeros_like', 'random_like', 'as_operand', 'shape_error', 'broadcast_shape', 'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #0d9a9f87
+# %% ../../../nbs/10_tensors.ipynb #90e6f6fb
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #8a9587ca
+# %% ../../../nbs/10_tensors.ipynb #91be6001
 def as_float_array(value):
     """`value` as a NumPy array of a floating dtype: float arrays as they are (no
     copy), everything else converted to `float64`."""
@@ -26,7 +26,7 @@ def as_float_array(value):
         raise TypeError(f"a Tensor holds real numbers, got dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #ec04fbb0
+# %% ../../../nbs/10_tensors.ipynb #05c36317
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
@@ -63,7 +63,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #8c0de02c
+# %% ../../../nbs/10_tensors.ipynb #41dc74d4
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -75,7 +75,7 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #c788e64f
+# %% ../../../nbs/10_tensors.ipynb #e884ce07
 def backward(self, grad=None, zero_grad=True):
     "Fill `backwards_grad` of every tensor this one depends on (`grad`: ones)."
     if grad is None:
@@ -97,9 +97,9 @@ def gradient_update(self, lr):
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #9fea479c
+# %% ../../../nbs/10_tensors.ipynb #74b37ca4
 def _sequence_argument(args):
-    "NumPy's two spellings of a sequence argument: `(2, 3)` from `f(2, 3)` and `f((2, 3))`."
+    "NumPy's two spellings of a sequence: `(2, 3)` from `f(2, 3)` and `f((2, 3))`."
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         return tuple(args[0])
     return args
@@ -131,7 +131,7 @@ def random_like(x):
 for constructor in [ones, zeros, from_random, ones_like, zeros_like, random_like]:
     setattr(Tensor, constructor.__name__, staticmethod(constructor))
 
-# %% ../../../nbs/10_tensors.ipynb #aa10851a
+# %% ../../../nbs/10_tensors.ipynb #dfa96569
 def as_operand(x):
     """A Tensor as it is; anything else as a constant: Python numbers unchanged, the
     rest as a float array."""

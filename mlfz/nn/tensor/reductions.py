@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 
-# %% ../../../nbs/15_reductions.ipynb #4d42f868
+# %% ../../../nbs/15_reductions.ipynb #f2f15c3a
 import math
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor
 
-# %% ../../../nbs/15_reductions.ipynb #ef7d56e1
+# %% ../../../nbs/15_reductions.ipynb #3213319a
 def normalize_axes(axis, ndim, op="reduction"):
     "`axis` (None, an int, a negative int or a tuple of them) as sorted axes >= 0."
     if axis is None:
@@ -29,7 +29,7 @@ def normalize_axes(axis, ndim, op="reduction"):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
 
-# %% ../../../nbs/15_reductions.ipynb #f25fa1e3
+# %% ../../../nbs/15_reductions.ipynb #f6c7d19a
 def _put_back(grad, axes, ndim):
     "`grad` with the reduced `axes` back in place, size 1, ready to broadcast."
     if grad.ndim == ndim or grad.ndim == 0:  # kept dims, or a 0-d total: ready
@@ -54,11 +54,12 @@ _spread_back.label = lambda node, prev: (
     f"copy along {_describe_axes(node.prevs[0].local_grad)}")
 
 def _reduction(x, axis, keepdims, op, reduce, backward_fn):
-    "The node `reduce(x)` over `axis`; its edge hands the normalized axes to `backward_fn`."
+    "The node `reduce(x)` over `axis`; its edge hands the axes to `backward_fn`."
     x = x if isinstance(x, Tensor) else Tensor(x)
     axes = normalize_axes(axis, x.ndim, op)
     value = reduce(x.value, axis=axes, keepdims=keepdims)
-    return Tensor(value, [Edge(x, axes, backward_fn)], _reduction_op(op, axes, x.ndim))
+    edges = [Edge(x, axes, backward_fn)]
+    return Tensor(value, edges, _reduction_op(op, axes, x.ndim))
 
 def sum(x, axis=None, keepdims=False):
     "The sum of the elements of `x` over `axis`: None (all), an int or a tuple."
@@ -70,7 +71,7 @@ def summation(x, axes=None):
 
 Tensor.sum = sum
 
-# %% ../../../nbs/15_reductions.ipynb #a1666203
+# %% ../../../nbs/15_reductions.ipynb #3dc65bfa
 def _mean_count(axes, shape):
     "The number of elements in each mean over `axes` of an array of `shape`."
     return math.prod(shape[a] for a in axes)
@@ -91,7 +92,7 @@ def mean(x, axis=None, keepdims=False):
 
 Tensor.mean = mean
 
-# %% ../../../nbs/15_reductions.ipynb #03cdc863
+# %% ../../../nbs/15_reductions.ipynb #646dbaf2
 def _to_extremes(node, saved, prev):
     axes, extreme = saved  # `extreme` kept the reduced axes: it compares with x
     hits = prev.value == extreme

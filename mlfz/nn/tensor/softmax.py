@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #67a410a0
+# %% ../../../nbs/21_softmax.ipynb #197368a2
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 from .reductions import normalize_axes, _put_back
 
-# %% ../../../nbs/21_softmax.ipynb #d3f51082
+# %% ../../../nbs/21_softmax.ipynb #05d2bad3
 def _shift_by_max(x, axis):
     "`x - m` and `m`, the maximum along `axis`: the largest e^(x-m) is 1."
     m = np.max(x, axis=axis, keepdims=True)
@@ -30,7 +30,7 @@ def _log_softmax_value(x, axis):
     shifted, _ = _shift_by_max(x, axis)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #92eb0bb5
+# %% ../../../nbs/21_softmax.ipynb #9691c4b5
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
@@ -38,14 +38,15 @@ def _softmax_backward(node, axis, prev):
 _softmax_backward.label = "s ⊙ (g − Σ g ⊙ s)"
 
 def _along_axes(x, axis, op, compute, backward_fn):
-    "The node `compute(x, axes)`; its edge hands the normalized axes to `backward_fn`."
+    "The node `compute(x, axes)`; its edge hands the axes to `backward_fn`."
     x = as_operand(x)
     axes = normalize_axes(axis, np.ndim(value_of(x)), op)
     return tensor_node(compute(value_of(x), axes), op, (x, axes, backward_fn))
 
 def softmax(x, axis=-1):
     "Softmax along `axis`: `exp(x)` normalized to sum to 1, computed without overflow."
-    return _along_axes(x, axis, "softmax", _softmax_value, _softmax_backward)
+    return _along_axes(x, axis, "softmax", _softmax_value,
+                       _softmax_backward)
 
 def _log_softmax_backward(node, axis, prev):
     g = node.backwards_grad
@@ -54,7 +55,8 @@ _log_softmax_backward.label = "g − eʸ ⊙ Σ g"
 
 def log_softmax(x, axis=-1):
     "log(softmax(x)) along `axis`, as `x - logsumexp(x)`: no overflow, no log(0)."
-    return _along_axes(x, axis, "log_softmax", _log_softmax_value, _log_softmax_backward)
+    return _along_axes(x, axis, "log_softmax", _log_softmax_value,
+                       _log_softmax_backward)
 
 def _logsumexp_backward(node, axes, prev):
     # the reduced axes back in g and ℓ (length 1), as for sum in chapter 15, so
