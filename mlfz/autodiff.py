@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['Edge', 'edge_gradient', 'topological_order', 'backpropagate']
 
-# %% ../nbs/03_backward_in_practice.ipynb #6c77a8a7
+# %% ../nbs/03_backward_in_practice.ipynb #c2833d85
 import gc
 from collections import namedtuple
 
-# %% ../nbs/03_backward_in_practice.ipynb #52ef3b8a
+# %% ../nbs/03_backward_in_practice.ipynb #addf2500
 Edge = namedtuple("Edge", ["prev", "local_grad", "backward_fn"],
                   defaults=[None, None])
 Edge.__doc__ = """An incoming edge of a node: the input `prev`, the `local_grad` of
 the operation, and an optional `backward_fn(node, local_grad, prev)`."""
 
-# %% ../nbs/03_backward_in_practice.ipynb #e4eb28eb
+# %% ../nbs/03_backward_in_practice.ipynb #3da23674
 def edge_gradient(node, edge):
     "What `node` sends back along `edge` to `edge.prev`, from its `backwards_grad`."
     prev, local_grad, backward_fn = edge
@@ -25,7 +25,7 @@ def edge_gradient(node, edge):
         return node.backwards_grad
     return node.backwards_grad * local_grad
 
-# %% ../nbs/03_backward_in_practice.ipynb #033d5816
+# %% ../nbs/03_backward_in_practice.ipynb #48f44e27
 def topological_order(root):
     "Every node that `root` depends on, `root` last, each after all of its inputs."
     order, visited = [], {id(root)}
@@ -43,7 +43,7 @@ def topological_order(root):
             order.append(node)
     return order
 
-# %% ../nbs/03_backward_in_practice.ipynb #4d7e2e89
+# %% ../nbs/03_backward_in_practice.ipynb #b146e291
 def backpropagate(root, grad, zero_grad=True):
     "Set `backwards_grad` of `root` (to `grad`) and of every node it depends on; return those nodes in topological order."
     # The walk makes no reference cycles, so Python's cycle collector finds nothing;
@@ -56,16 +56,16 @@ def backpropagate(root, grad, zero_grad=True):
         # end; the old ones must not flow backwards again
         previous = [] if zero_grad else [
             (n, n.backwards_grad) for n in order if n.backwards_grad is not None]
-        pending = {id(root): grad}  # the sums so far for nodes not processed yet
-        for node in reversed(order):
-            node.backwards_grad = pending.pop(id(node))
+        for node in order:
+            node.backwards_grad = None  # nothing has arrived yet
+        root.backwards_grad = grad
+        for node in reversed(order):  # its consumers are done: its sum is complete
             for edge in node.prevs:
                 contribution = edge_gradient(node, edge)
-                key = id(edge.prev)
-                if key in pending:
-                    pending[key] = pending[key] + contribution
-                else:
-                    pending[key] = contribution
+                prev = edge.prev
+                so_far = prev.backwards_grad
+                prev.backwards_grad = (contribution if so_far is None
+                                       else so_far + contribution)
         for node, old in previous:
             node.backwards_grad = old + node.backwards_grad
     finally:

@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['as_float_array', 'Tensor', 'value_of', 'backward', 'gradient_update', 'ones', 'zeros', 'from_random', 'ones_like',
-           'zeros_like', 'random_like', 'as_operand', 'shape_error', 'broadcast_shape', 'elementwise_operands']
+           'zeros_like', 'random_like', 'as_operand', 'shape_error', 'elementwise_operands']
 
-# %% ../../../nbs/10_tensors.ipynb #90e6f6fb
+# %% ../../../nbs/10_tensors.ipynb #ea2163e6
 import numpy as np
 from ...autodiff import Edge, backpropagate
 
-# %% ../../../nbs/10_tensors.ipynb #91be6001
+# %% ../../../nbs/10_tensors.ipynb #de4620e3
 def as_float_array(value):
     """`value` as a NumPy array of a floating dtype: float arrays as they are (no
     copy), everything else converted to `float64`."""
@@ -26,7 +26,7 @@ def as_float_array(value):
         raise TypeError(f"a Tensor holds real numbers, got dtype {array.dtype}")
     return array.astype(np.float64)
 
-# %% ../../../nbs/10_tensors.ipynb #05c36317
+# %% ../../../nbs/10_tensors.ipynb #93d37710
 class Tensor:
     "A node of the computational graph holding a NumPy array."
     __slots__ = ("value", "prevs", "backwards_grad", "op", "name")
@@ -63,7 +63,7 @@ class Tensor:
 
     __hash__ = object.__hash__  # hashable by identity, although == compares values
 
-# %% ../../../nbs/10_tensors.ipynb #41dc74d4
+# %% ../../../nbs/10_tensors.ipynb #bc226aa4
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
     return x.value if isinstance(x, Tensor) else x
@@ -75,7 +75,7 @@ Tensor.__le__ = lambda self, other: self.value <= value_of(other)
 Tensor.__gt__ = lambda self, other: self.value > value_of(other)
 Tensor.__ge__ = lambda self, other: self.value >= value_of(other)
 
-# %% ../../../nbs/10_tensors.ipynb #e884ce07
+# %% ../../../nbs/10_tensors.ipynb #fa3be8b1
 def backward(self, grad=None, zero_grad=True):
     "Fill `backwards_grad` of every tensor this one depends on (`grad`: ones)."
     if grad is None:
@@ -97,7 +97,7 @@ def gradient_update(self, lr):
 Tensor.backward = backward
 Tensor.gradient_update = gradient_update
 
-# %% ../../../nbs/10_tensors.ipynb #74b37ca4
+# %% ../../../nbs/10_tensors.ipynb #0f8aad66
 def _sequence_argument(args):
     "NumPy's two spellings of a sequence: `(2, 3)` from `f(2, 3)` and `f((2, 3))`."
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
@@ -131,7 +131,7 @@ def random_like(x):
 for constructor in [ones, zeros, from_random, ones_like, zeros_like, random_like]:
     setattr(Tensor, constructor.__name__, staticmethod(constructor))
 
-# %% ../../../nbs/10_tensors.ipynb #dfa96569
+# %% ../../../nbs/10_tensors.ipynb #4a8e1d9a
 def as_operand(x):
     """A Tensor as it is; anything else as a constant: Python numbers unchanged, the
     rest as a float array."""
@@ -144,33 +144,9 @@ def shape_error(op, shape_a, shape_b, reason="they do not broadcast together"):
     shapes = f"{tuple(shape_a)} and {tuple(shape_b)}"
     return ValueError(f"{op}: operands with shapes {shapes}: {reason}")
 
-def broadcast_shape(shape_a, shape_b, op):
-    """The shape NumPy's broadcasting rules give for `shape_a` and `shape_b`, or a
-    `shape_error` naming `op`."""
-    ndim = max(len(shape_a), len(shape_b))
-    # rule 1: missing leading axes have size 1
-    padded_a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)
-    padded_b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
-    shape = []
-    for m, n in zip(padded_a, padded_b):
-        if m != n and m != 1 and n != 1:  # rule 2: equal sizes, or one of them 1
-            raise shape_error(op, shape_a, shape_b)
-        shape.append(n if m == 1 else m)
-    return tuple(shape)
-
-def elementwise_operands(a, b, op):
-    """`a` and `b` as operands of the elementwise `op`: constants as arrays or
-    numbers, Tensors broadcast to the common shape."""
-    if type(a) is Tensor and type(b) is Tensor and a.value.shape == b.value.shape:
+def elementwise_operands(a, b):
+    """`a` and `b` as operands of an elementwise operation: Tensors as they are,
+    constants as numbers or float arrays."""
+    if type(a) is Tensor and type(b) is Tensor:
         return a, b  # the most common case first: this runs for every operation
-    a, b = as_operand(a), as_operand(b)
-    if isinstance(a, (int, float)) or isinstance(b, (int, float)):
-        return a, b  # a number combines with any shape and changes none
-    shape_a, shape_b = a.shape, b.shape
-    if shape_a != shape_b:
-        shape = broadcast_shape(shape_a, shape_b, op)
-        if isinstance(a, Tensor) and shape_a != shape:
-            a = a.broadcast_to(shape)  # attached to Tensor in chapter 14
-        if isinstance(b, Tensor) and shape_b != shape:
-            b = b.broadcast_to(shape)
-    return a, b
+    return as_operand(a), as_operand(b)
