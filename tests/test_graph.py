@@ -65,6 +65,16 @@ def test_tensor_labels_show_shapes_and_rules():
     assert "copy along axis 1 of (2, 3)" in after and "grad [0.5, -1]" in after and "grad ∈ [-1, 0.5]" in after
 
 
+def test_broadcast_operands_are_labelled_with_the_rule_and_the_sum():
+    from mlfz.nn.tensor import Tensor
+    a, b = Tensor(np.ones((2, 3)), name="a"), Tensor(np.ones(3), name="b")
+    for z, label in [(a + b, "sum over axis 0"), (a * b, "× local grad, then sum over axis 0"),
+                     (a / b, "−grad · z / y, then sum over axis 0")]:
+        z.sum().backward()
+        source = draw_graph(z).source
+        assert f"(3,)<br/>{label}>" in source, source
+
+
 def test_steps_one_frame_per_node_with_the_right_focus():
     L = reused_graph()
     L.backward()

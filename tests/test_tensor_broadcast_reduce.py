@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 from mlfz.gradcheck import gradient_check
 from mlfz.nn.tensor import Tensor
-from mlfz.nn.tensor.broadcasting import broadcast_to, sum_to_shape
+from mlfz.nn.tensor.broadcasting import broadcast_operand_grad, broadcast_to, sum_to_shape
 from mlfz.nn.tensor.reductions import max, mean, min, normalize_axes, sum, summation
 
 checked = settings(max_examples=100, deadline=None)
@@ -148,6 +148,23 @@ def test_shape_mismatch_names_the_op_and_both_shapes(op, tensor_second):
     with pytest.raises(ValueError) as error:
         f(a, b)
     assert str(error.value).startswith(f"{op}: ") and "(2, 3)" in str(error.value) and "(4, 1, 2)" in str(error.value)
+
+
+def test_power_keeps_its_own_error_when_the_shapes_broadcast():
+    # the negative-base check runs inside the broadcasting; it must not be reported as a shape error
+    with pytest.raises(ValueError, match="negative base"):
+        Tensor([[-1.0], [2.0]]) ** Tensor([0.5, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"\*\*: operands with shapes \(2,\) and \(3,\)"):
+        Tensor([-1.0, 2.0]) ** Tensor([0.5, 1.0, 2.0])
+
+
+def test_binary_ops_broadcast_without_extra_nodes():
+    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones(3))
+    for f in binary_ops.values():
+        z = f(a, b)
+        assert [edge.prev for edge in z.prevs] == [a, b]  # no broadcast_to node in between
+        assert z.prevs[0].backward_fn is not broadcast_operand_grad  # a has the result's shape
+        assert z.prevs[1].backward_fn is broadcast_operand_grad
 
 
 def test_broadcast_to_refuses_shapes_it_cannot_reach():

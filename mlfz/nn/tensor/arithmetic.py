@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['tensor_node', 'elementwise_node', 'add', 'subtract', 'negative', 'multiply', 'divide', 'power', 'absolute']
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #6465ea04
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #2fec7219
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, elementwise_operands, value_of, shape_error
 from .broadcasting import broadcast_operand_grad
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #d11c553b
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #d5249120
 def tensor_node(value, op, *inputs):
     """The Tensor `value` made by `op` from `inputs`, triples `(operand, local_grad,
     backward_fn)`; constant operands get no edge."""
@@ -24,7 +24,7 @@ def tensor_node(value, op, *inputs):
             edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
     return Tensor(value, edges, op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #b7ae9865
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #f6445c81
 def elementwise_node(f, op, input_a, input_b):
     """The Tensor `f(a, b)` for an elementwise NumPy `f`, the operands given as
     triples like `tensor_node`'s; an operand NumPy broadcast gets its gradient summed back."""
@@ -40,12 +40,15 @@ def elementwise_node(f, op, input_a, input_b):
     edges = []
     for operand, local_grad, backward_fn in (input_a, input_b):
         if isinstance(operand, Tensor):
+            # tuple.__new__(Edge, ...) is Edge(...) without the namedtuple's slower
+            # constructor: this runs for every operand of every operation
+            edge = tuple.__new__(Edge, (operand, local_grad, backward_fn))
             if operand.value.shape != value.shape:  # stretched: sum back (chapter 14)
-                local_grad, backward_fn = (local_grad, backward_fn), broadcast_operand_grad
-            edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
+                edge = Edge(operand, edge, broadcast_operand_grad)
+            edges.append(edge)
     return Tensor(value, edges, op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #f71a074b
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #0b960d00
 def add(a, b):
     "Elementwise `a + b`."
     a, b = elementwise_operands(a, b)
@@ -66,7 +69,7 @@ Tensor.__sub__ = subtract
 Tensor.__rsub__ = lambda self, other: subtract(other, self)
 Tensor.__neg__ = negative
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #a3ef05fc
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #6a05a735
 def multiply(a, b):
     "Elementwise `a * b`."
     a, b = elementwise_operands(a, b)
@@ -76,7 +79,7 @@ def multiply(a, b):
 Tensor.__mul__ = multiply
 Tensor.__rmul__ = lambda self, other: multiply(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #96910912
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #da68ca03
 def _quotient_numerator_grad(node, denominator, prev):
     return node.backwards_grad / denominator
 
@@ -96,7 +99,7 @@ def divide(a, b):
 Tensor.__truediv__ = divide
 Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #677ac63c
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #371f7d29
 def _power_base_grad(node, exponent, prev):
     # y x^(y-1), with x^1 where y = 0: x^(-1) would make 0 * inf = nan at x = 0
     if isinstance(exponent, (int, float)):  # a constant exponent, the common case
@@ -137,7 +140,7 @@ def power(a, b):
 Tensor.__pow__ = power
 Tensor.__rpow__ = lambda self, other: power(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #2fa7e79c
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #2211f138
 def _absolute_grad(node, local_grad, prev):
     return node.backwards_grad * np.sign(prev.value)
 

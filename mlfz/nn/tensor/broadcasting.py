@@ -5,12 +5,13 @@
 # %% auto #0
 __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to', 'broadcast_operand_grad']
 
-# %% ../../../nbs/14_broadcasting.ipynb #2e52118b
+# %% ../../../nbs/14_broadcasting.ipynb #c61a2b07
+from functools import lru_cache
 import numpy as np
 from ...autodiff import Edge, edge_gradient
 from .core import Tensor
 
-# %% ../../../nbs/14_broadcasting.ipynb #071a3a8f
+# %% ../../../nbs/14_broadcasting.ipynb #382b9e3f
 def broadcasts_to(shape, target):
     "Whether `shape` broadcasts to `target`: from the right, sizes are 1 or equal."
     return len(shape) <= len(target) and all(
@@ -24,20 +25,26 @@ def broadcast_axes(shape, target):
                   if n == 1 and target[lead + i] != 1)
     return tuple(range(lead)) + grown
 
+@lru_cache(maxsize=1024)
+def _copied_axes(shape, target):
+    "`broadcast_axes`, checked, and computed once per pair of shapes: this runs often."
+    if not broadcasts_to(shape, target):
+        raise ValueError(f"sum_to_shape: a gradient of shape {target} "
+                         f"does not come from broadcasting shape {shape}")
+    return broadcast_axes(shape, target)
+
 def sum_to_shape(grad, shape):
     """Reduce a gradient to an operand's `shape`: sum over the axes it was copied
     along. The one rule for every broadcast (`broadcast_to`, batch axes of `@`)."""
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
-    if not broadcasts_to(shape, grad.shape):
-        raise ValueError(f"sum_to_shape: a gradient of shape {grad.shape} "
-                         f"does not come from broadcasting shape {shape}")
-    # keepdims keeps the other axes in place; reshape then drops the leading ones
-    summed = grad.sum(axis=broadcast_axes(shape, grad.shape), keepdims=True)
+    # grad.sum without its Python wrapper; keepdims keeps the other axes in place,
+    # and reshape then drops the leading ones
+    summed = np.add.reduce(grad, _copied_axes(shape, grad.shape), keepdims=True)
     return summed.reshape(shape)
 
-# %% ../../../nbs/14_broadcasting.ipynb #11f63248
+# %% ../../../nbs/14_broadcasting.ipynb #74cfb643
 def _broadcast_backward(node, local_grad, prev):
     return sum_to_shape(node.backwards_grad, prev.shape)
 
@@ -65,20 +72,18 @@ def broadcast_to(x, shape):
 
 Tensor.broadcast_to = broadcast_to
 
-# %% ../../../nbs/14_broadcasting.ipynb #0a9a7519
-def broadcast_operand_grad(node, rule, prev):
+# %% ../../../nbs/14_broadcasting.ipynb #13f6936b
+def broadcast_operand_grad(node, inner, prev):
     """The backward function of an edge to an operand that NumPy broadcast: the
-    operation's own `rule` (`local_grad`, `backward_fn`), then `sum_to_shape`."""
-    local_grad, backward_fn = rule
-    grad = edge_gradient(node, Edge(prev, local_grad, backward_fn))
-    return sum_to_shape(grad, prev.shape)
+    operation's own rule, the edge `inner`, then `sum_to_shape`."""
+    return sum_to_shape(edge_gradient(node, inner), prev.shape)
 
 def _describe_broadcast_operand_grad(node, prev):
     from mlfz.graph import describe_rule  # only when drawing: no graphviz import otherwise
-    rule = next(edge.local_grad for edge in node.prevs
-                if edge.prev is prev and edge.backward_fn is broadcast_operand_grad)
-    inner = describe_rule(node, Edge(prev, *rule))
+    inner = next(edge.local_grad for edge in node.prevs
+                 if edge.prev is prev and edge.backward_fn is broadcast_operand_grad)
+    rule = describe_rule(node, inner)
     total = _describe_sum(broadcast_axes(prev.shape, node.shape))
-    return total if inner == "unchanged" else f"{inner}, then {total}"
+    return total if rule == "unchanged" else f"{rule}, then {total}"
 
 broadcast_operand_grad.label = _describe_broadcast_operand_grad

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['matmul']
 
-# %% ../../../nbs/12_matmul.ipynb #32e69d2c
+# %% ../../../nbs/12_matmul.ipynb #3897075d
 import numpy as np
 from .core import Tensor, as_operand, value_of, shape_error
 from .arithmetic import tensor_node
 from .broadcasting import sum_to_shape
 
-# %% ../../../nbs/12_matmul.ipynb #c7e3e387
+# %% ../../../nbs/12_matmul.ipynb #1659017b
 def _as_matrices(x, w, grad):
     """View the operands and the upstream gradient of `x @ w` as (stacks of)
     matrices, putting back the axes `np.matmul` removed for 1-D operands."""
@@ -39,7 +39,7 @@ def _matmul_grad_right(node, x, prev):
     grad_w = sum_to_shape(x.swapaxes(-1, -2) @ grad, w.shape)
     return _to_shape(grad_w, prev.value.shape)
 
-# %% ../../../nbs/12_matmul.ipynb #8b9b93c3
+# %% ../../../nbs/12_matmul.ipynb #3cbe5ece
 def _matmul_label(formula):
     """A backward-edge label: the formula, and the batch sum when the operand was
     broadcast along batch axes."""
@@ -54,9 +54,9 @@ def _matmul_label(formula):
 _matmul_grad_left.label = _matmul_label("G @ Wᵀ")
 _matmul_grad_right.label = _matmul_label("Xᵀ @ G")
 
-# %% ../../../nbs/12_matmul.ipynb #94ffff5b
+# %% ../../../nbs/12_matmul.ipynb #7aa83f87
 def _check_matmul_shapes(x_shape, w_shape):
-    "Raise a ValueError naming both shapes unless `np.matmul` accepts them."
+    "Raise a ValueError naming both shapes if `np.matmul` refuses them."
     if not x_shape or not w_shape:
         raise shape_error("matmul", x_shape, w_shape,
                           "0-d operands are not allowed, use * for scaling")
@@ -80,8 +80,12 @@ def matmul(x, w):
     differentiable in every `Tensor` operand."""
     x, w = as_operand(x), as_operand(w)
     x_value, w_value = value_of(x), value_of(w)
-    _check_matmul_shapes(np.shape(x_value), np.shape(w_value))
-    return tensor_node(x_value @ w_value, "@", (x, w_value, _matmul_grad_left),
+    try:
+        value = np.matmul(x_value, w_value)
+    except ValueError:
+        _check_matmul_shapes(np.shape(x_value), np.shape(w_value))
+        raise  # not a matter of shapes
+    return tensor_node(value, "@", (x, w_value, _matmul_grad_left),
                        (w, x_value, _matmul_grad_right))
 
 def _rmatmul(self, other):
