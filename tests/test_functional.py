@@ -319,3 +319,25 @@ def test_cross_entropy_matches_the_composed_graph():
 def test_loss_errors(f, preds, ys, message):
     with pytest.raises(ValueError, match=message):
         f(preds, ys)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("bad", [np.inf, np.nan, "all -inf"])
+def test_softmax_is_refused_where_undefined(name, bad):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    if bad == "all -inf":
+        x[1] = -np.inf
+    else:
+        x[1, 2] = bad
+    f = getattr(F, name)
+    with pytest.raises(ValueError, match=rf"^{name}: a slice along axes \(1,\) has no finite maximum"):
+        f(Tensor(x))
+    if bad == "all -inf":  # along axis 0 every column has a finite maximum: defined
+        assert not np.isnan(f(Tensor(x), axis=0).value).any()
+
+
+def test_logsumexp_gradient_is_refused_where_undefined():
+    y = F.logsumexp(Tensor([[-np.inf, -np.inf], [1.0, 2.0]]), axis=1)
+    assert y.value[0] == -np.inf
+    with pytest.raises(ValueError, match="logsumexp: the gradient is undefined"):
+        y.backward()

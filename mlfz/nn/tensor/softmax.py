@@ -5,32 +5,40 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #197368a2
+# %% ../../../nbs/21_softmax.ipynb #09fd9e4a
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 from .reductions import normalize_axes, _put_back
 
-# %% ../../../nbs/21_softmax.ipynb #05d2bad3
-def _shift_by_max(x, axis):
-    "`x - m` and `m`, the maximum along `axis`: the largest e^(x-m) is 1."
+# %% ../../../nbs/21_softmax.ipynb #96b0abbb
+_UNDEFINED = "(+inf or nan, or every element -inf)"
+
+def _shift_by_max(x, axis, op=None):
+    """`x - m` and `m`, the maximum along `axis`: the largest e^(x-m) is 1. With `op`,
+    a slice without a finite maximum is an error naming `op`."""
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # all -inf, say: shift by 0 (-inf - -inf = nan)
+    finite = np.isfinite(m)
+    if not finite.all():
+        if op is not None:
+            raise ValueError(f"{op}: a slice along axes {axis} has no finite maximum "
+                             f"{_UNDEFINED}: its {op} is undefined")
+        m = np.where(finite, m, 0)  # shift by 0: -inf - -inf would be nan
     return x - m, m
 
 def _softmax_value(x, axis):
     "softmax(x) along `axis`, computed as e^(x - m) / Σ e^(x - m) with m the maximum."
-    e, _ = _shift_by_max(x, axis)
+    e, _ = _shift_by_max(x, axis, "softmax")
     np.exp(e, out=e)  # e is a fresh array: exponentiate in place
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
 
 def _log_softmax_value(x, axis):
     "log softmax(x) along `axis`, as (x - m) - log Σ e^(x - m) with m the maximum."
-    shifted, _ = _shift_by_max(x, axis)
+    shifted, _ = _shift_by_max(x, axis, "log_softmax")
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #9691c4b5
+# %% ../../../nbs/21_softmax.ipynb #274f5e24
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
@@ -61,8 +69,11 @@ def log_softmax(x, axis=-1):
 def _logsumexp_backward(node, axes, prev):
     # the reduced axes back in g and ℓ (length 1), as for sum in chapter 15, so
     # that they broadcast against x
-    g = _put_back(node.backwards_grad, axes, prev.ndim)
     lse = _put_back(node.value, axes, prev.ndim)
+    if not np.isfinite(lse).all():  # e^(x - ℓ) would be nan
+        raise ValueError(f"logsumexp: the gradient is undefined for a slice along axes "
+                         f"{axes} without a finite maximum {_UNDEFINED}")
+    g = _put_back(node.backwards_grad, axes, prev.ndim)
     return g * np.exp(prev.value - lse)
 _logsumexp_backward.label = "g · e^(x − ℓ)"
 
