@@ -341,3 +341,8 @@ def test_logsumexp_gradient_is_refused_where_undefined():
     assert y.value[0] == -np.inf
     with pytest.raises(ValueError, match="logsumexp: the gradient is undefined"):
         y.backward()
+
+
+def test_cross_entropy_names_itself_where_softmax_is_undefined():
+    with pytest.raises(ValueError, match=r"^cross_entropy: a slice along axes \(1,\) has no finite maximum"):
+        cross_entropy(Tensor([[np.inf, 1.0], [0.0, 1.0]]), np.array([0, 1]))

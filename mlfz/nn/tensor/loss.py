@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['mean_squared_error', 'mean_absolute_error', 'binary_cross_entropy', 'cross_entropy']
 
-# %% ../../../nbs/22_losses.ipynb #139ffe22
+# %% ../../../nbs/22_losses.ipynb #157b6348
 import numpy as np
 from .core import Tensor, as_operand, value_of
 from .arithmetic import tensor_node
 from .softmax import _softmax_value, _log_softmax_value
 
-# %% ../../../nbs/22_losses.ipynb #1afffe0c
+# %% ../../../nbs/22_losses.ipynb #b20a43d3
 def _same_shape(loss, preds, ys):
     "`preds` as a Tensor, `ys` as an operand; a ValueError if their shapes differ."
     preds = preds if isinstance(preds, Tensor) else Tensor(preds)  # a Tensor loss
@@ -23,19 +23,19 @@ def _same_shape(loss, preds, ys):
                          "here is almost always a bug)")
     return preds, ys
 
-# %% ../../../nbs/22_losses.ipynb #ecf8b10f
+# %% ../../../nbs/22_losses.ipynb #049e3799
 def mean_squared_error(preds, ys):
     "The mean of `(preds - ys) ** 2` over all elements; the shapes must be equal."
     preds, ys = _same_shape("mean_squared_error", preds, ys)
     return ((preds - ys) ** 2).mean()
 
-# %% ../../../nbs/22_losses.ipynb #e18204f6
+# %% ../../../nbs/22_losses.ipynb #d501c825
 def mean_absolute_error(preds, ys):
     "The mean of `abs(preds - ys)` over all elements; the shapes must be equal."
     preds, ys = _same_shape("mean_absolute_error", preds, ys)
     return abs(preds - ys).mean()
 
-# %% ../../../nbs/22_losses.ipynb #226fb2d2
+# %% ../../../nbs/22_losses.ipynb #e508ca40
 _BCE_MIN_LOG = -100.0  # PyTorch's floor for log p and log(1 - p)
 _BCE_EPS = 1e-12       # PyTorch's floor for p (1 - p) in the gradient
 
@@ -72,7 +72,7 @@ def binary_cross_entropy(preds, ys):
     return tensor_node(value, "binary_cross_entropy",
                        (preds, y, _bce_preds_backward), (ys, p, _bce_ys_backward))
 
-# %% ../../../nbs/22_losses.ipynb #4c719059
+# %% ../../../nbs/22_losses.ipynb #d481514c
 def _labels_shape_error(n, c, shape):
     return ValueError(f"cross_entropy: logits of shape ({n}, {c}) need labels of shape "
                       f"({n},) or ({n}, {c}), got {shape}")
@@ -118,7 +118,7 @@ def cross_entropy(logits, labels):
     if z.ndim != 2:
         raise ValueError("cross_entropy: logits must have shape (N, C), "
                          f"got shape {z.shape}")
-    (n, c), log_s = z.shape, _log_softmax_value(z, 1)
+    (n, c), log_s = z.shape, _log_softmax_value(z, (1,), "cross_entropy")
     raw = np.asarray(value_of(labels))
     if raw.ndim <= 1:
         labels = _class_labels(raw, n, c)

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #09fd9e4a
+# %% ../../../nbs/21_softmax.ipynb #cc1c31ca
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 from .reductions import normalize_axes, _put_back
 
-# %% ../../../nbs/21_softmax.ipynb #96b0abbb
+# %% ../../../nbs/21_softmax.ipynb #c7ff2cf9
 _UNDEFINED = "(+inf or nan, or every element -inf)"
 
 def _shift_by_max(x, axis, op=None):
@@ -33,12 +33,12 @@ def _softmax_value(x, axis):
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
 
-def _log_softmax_value(x, axis):
+def _log_softmax_value(x, axis, op="log_softmax"):
     "log softmax(x) along `axis`, as (x - m) - log Σ e^(x - m) with m the maximum."
-    shifted, _ = _shift_by_max(x, axis, "log_softmax")
+    shifted, _ = _shift_by_max(x, axis, op)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #274f5e24
+# %% ../../../nbs/21_softmax.ipynb #bc4c89f3
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
