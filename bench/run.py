@@ -18,7 +18,7 @@ from mlfz.nn.tensor import Tensor
 from mlfz.nn.tensor.functional import tanh
 
 
-def best_times(*fns, repeats=5):
+def best_times(*fns, repeats=15):
     "The best CPU time of each function (steadier than wall-clock time on a busy machine), the functions run alternately so that load affects all alike."
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
@@ -136,7 +136,7 @@ def main():
             np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
     chain_t, chain_n = best_times(chain_tensor, chain_numpy)
     epoch_t, epoch_n = best_times(epoch_tensor, epoch_numpy)
-    layer_t, layer_n = best_times(layer_tensor, layer_numpy, repeats=7)
+    layer_t, layer_n = best_times(layer_tensor, layer_numpy, repeats=9)
     memory_t, memory_n = peak_memory(layer_tensor), peak_memory(layer_numpy)
     per_op_t, per_op_n = chain_t / CHAIN * 1e6, chain_n / CHAIN * 1e6
     rows = [
