@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['tensor_node', 'elementwise_node', 'add', 'subtract', 'negative', 'multiply', 'divide', 'power', 'absolute']
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #2fec7219
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #f641de1f
 import numpy as np
 from ...autodiff import Edge
 from .core import Tensor, elementwise_operands, value_of, shape_error
 from .broadcasting import broadcast_operand_grad
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #d5249120
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #821627b4
 def tensor_node(value, op, *inputs):
     """The Tensor `value` made by `op` from `inputs`, triples `(operand, local_grad,
     backward_fn)`; constant operands get no edge."""
@@ -24,17 +24,18 @@ def tensor_node(value, op, *inputs):
             edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
     return Tensor(value, edges, op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #f6445c81
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #44d0babc
 def elementwise_node(f, op, input_a, input_b):
     """The Tensor `f(a, b)` for an elementwise NumPy `f`, the operands given as
-    triples like `tensor_node`'s; an operand NumPy broadcast gets its gradient summed back."""
+    triples like `tensor_node`'s; an operand NumPy broadcast gets its gradient
+    summed back."""
     x, y = value_of(input_a[0]), value_of(input_b[0])
     try:
         value = f(x, y)
     except ValueError:
         try:
             np.broadcast_shapes(np.shape(x), np.shape(y))
-        except ValueError:  # NumPy's message names neither `op` nor the shapes as written
+        except ValueError:  # NumPy's message names neither `op` nor our shapes
             raise shape_error(op, np.shape(x), np.shape(y)) from None
         raise  # an error of `f` itself
     edges = []
@@ -43,12 +44,12 @@ def elementwise_node(f, op, input_a, input_b):
             # tuple.__new__(Edge, ...) is Edge(...) without the namedtuple's slower
             # constructor: this runs for every operand of every operation
             edge = tuple.__new__(Edge, (operand, local_grad, backward_fn))
-            if operand.value.shape != value.shape:  # stretched: sum back (chapter 14)
+            if operand.value.shape != value.shape:  # stretched: chapter 14
                 edge = Edge(operand, edge, broadcast_operand_grad)
             edges.append(edge)
     return Tensor(value, edges, op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #0b960d00
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #2d149c33
 def add(a, b):
     "Elementwise `a + b`."
     a, b = elementwise_operands(a, b)
@@ -69,7 +70,7 @@ Tensor.__sub__ = subtract
 Tensor.__rsub__ = lambda self, other: subtract(other, self)
 Tensor.__neg__ = negative
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #6a05a735
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #19ed0329
 def multiply(a, b):
     "Elementwise `a * b`."
     a, b = elementwise_operands(a, b)
@@ -79,7 +80,7 @@ def multiply(a, b):
 Tensor.__mul__ = multiply
 Tensor.__rmul__ = lambda self, other: multiply(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #da68ca03
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #83886848
 def _quotient_numerator_grad(node, denominator, prev):
     return node.backwards_grad / denominator
 
@@ -99,7 +100,7 @@ def divide(a, b):
 Tensor.__truediv__ = divide
 Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #371f7d29
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #293e781d
 def _power_base_grad(node, exponent, prev):
     # y x^(y-1), with x^1 where y = 0: x^(-1) would make 0 * inf = nan at x = 0
     if isinstance(exponent, (int, float)):  # a constant exponent, the common case
@@ -140,7 +141,7 @@ def power(a, b):
 Tensor.__pow__ = power
 Tensor.__rpow__ = lambda self, other: power(other, self)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #2211f138
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #b6b7bd07
 def _absolute_grad(node, local_grad, prev):
     return node.backwards_grad * np.sign(prev.value)
 

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to', 'broadcast_operand_grad']
 
-# %% ../../../nbs/14_broadcasting.ipynb #c61a2b07
+# %% ../../../nbs/14_broadcasting.ipynb #ffa17797
 from functools import lru_cache
 import numpy as np
 from ...autodiff import Edge, edge_gradient
 from .core import Tensor
 
-# %% ../../../nbs/14_broadcasting.ipynb #382b9e3f
+# %% ../../../nbs/14_broadcasting.ipynb #c79cb215
 def broadcasts_to(shape, target):
     "Whether `shape` broadcasts to `target`: from the right, sizes are 1 or equal."
     return len(shape) <= len(target) and all(
@@ -27,7 +27,7 @@ def broadcast_axes(shape, target):
 
 @lru_cache(maxsize=1024)
 def _copied_axes(shape, target):
-    "`broadcast_axes`, checked, and computed once per pair of shapes: this runs often."
+    "`broadcast_axes`, checked, computed once per pair of shapes: this runs often."
     if not broadcasts_to(shape, target):
         raise ValueError(f"sum_to_shape: a gradient of shape {target} "
                          f"does not come from broadcasting shape {shape}")
@@ -44,7 +44,7 @@ def sum_to_shape(grad, shape):
     summed = np.add.reduce(grad, _copied_axes(shape, grad.shape), keepdims=True)
     return summed.reshape(shape)
 
-# %% ../../../nbs/14_broadcasting.ipynb #74cfb643
+# %% ../../../nbs/14_broadcasting.ipynb #fe8a5cbd
 def _broadcast_backward(node, local_grad, prev):
     return sum_to_shape(node.backwards_grad, prev.shape)
 
@@ -72,16 +72,16 @@ def broadcast_to(x, shape):
 
 Tensor.broadcast_to = broadcast_to
 
-# %% ../../../nbs/14_broadcasting.ipynb #13f6936b
+# %% ../../../nbs/14_broadcasting.ipynb #6ae087a7
 def broadcast_operand_grad(node, inner, prev):
     """The backward function of an edge to an operand that NumPy broadcast: the
     operation's own rule, the edge `inner`, then `sum_to_shape`."""
     return sum_to_shape(edge_gradient(node, inner), prev.shape)
 
 def _describe_broadcast_operand_grad(node, prev):
-    from mlfz.graph import describe_rule  # only when drawing: no graphviz import otherwise
-    inner = next(edge.local_grad for edge in node.prevs
-                 if edge.prev is prev and edge.backward_fn is broadcast_operand_grad)
+    from mlfz.graph import describe_rule  # only for pictures: no graphviz import
+    inner = next(edge.local_grad for edge in node.prevs if edge.prev is prev
+                 and edge.backward_fn is broadcast_operand_grad)
     rule = describe_rule(node, inner)
     total = _describe_sum(broadcast_axes(prev.shape, node.shape))
     return total if rule == "unchanged" else f"{rule}, then {total}"

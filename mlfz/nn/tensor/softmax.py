@@ -5,24 +5,24 @@
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'logsumexp']
 
-# %% ../../../nbs/21_softmax.ipynb #cc1c31ca
+# %% ../../../nbs/21_softmax.ipynb #bcc9535f
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
 from .reductions import normalize_axes, _put_back
 
-# %% ../../../nbs/21_softmax.ipynb #c7ff2cf9
+# %% ../../../nbs/21_softmax.ipynb #81f43be6
 _UNDEFINED = "(+inf or nan, or every element -inf)"
 
 def _shift_by_max(x, axis, op=None):
-    """`x - m` and `m`, the maximum along `axis`: the largest e^(x-m) is 1. With `op`,
-    a slice without a finite maximum is an error naming `op`."""
+    """`x - m` and `m`, the maximum along `axis`: the largest e^(x-m) is 1. With
+    `op`, a slice without a finite maximum is an error naming `op`."""
     m = np.max(x, axis=axis, keepdims=True)
     finite = np.isfinite(m)
     if not finite.all():
         if op is not None:
-            raise ValueError(f"{op}: a slice along axes {axis} has no finite maximum "
-                             f"{_UNDEFINED}: its {op} is undefined")
+            raise ValueError(f"{op}: a slice along axes {axis} has no finite "
+                             f"maximum {_UNDEFINED}: its {op} is undefined")
         m = np.where(finite, m, 0)  # shift by 0: -inf - -inf would be nan
     return x - m, m
 
@@ -38,7 +38,7 @@ def _log_softmax_value(x, axis, op="log_softmax"):
     shifted, _ = _shift_by_max(x, axis, op)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-# %% ../../../nbs/21_softmax.ipynb #bc4c89f3
+# %% ../../../nbs/21_softmax.ipynb #85539d40
 def _softmax_backward(node, axis, prev):
     s, g = node.value, node.backwards_grad
     grad = g - np.sum(g * s, axis=axis, keepdims=True)
@@ -71,8 +71,8 @@ def _logsumexp_backward(node, axes, prev):
     # that they broadcast against x
     lse = _put_back(node.value, axes, prev.ndim)
     if not np.isfinite(lse).all():  # e^(x - ℓ) would be nan
-        raise ValueError(f"logsumexp: the gradient is undefined for a slice along axes "
-                         f"{axes} without a finite maximum {_UNDEFINED}")
+        raise ValueError(f"logsumexp: the gradient is undefined for a slice along "
+                         f"axes {axes} without a finite maximum {_UNDEFINED}")
     g = _put_back(node.backwards_grad, axes, prev.ndim)
     return g * np.exp(prev.value - lse)
 _logsumexp_backward.label = "g · e^(x − ℓ)"
