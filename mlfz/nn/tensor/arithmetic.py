@@ -24,7 +24,7 @@ def tensor_node(value, op, *inputs):
             edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
     return Tensor(value, edges, op)
 
-# %% ../../../nbs/11_elementwise_arithmetic.ipynb #44d0babc
+# %% ../../../nbs/11_elementwise_arithmetic.ipynb #1e0a9ce6
 def elementwise_node(f, op, input_a, input_b):
     """The Tensor `f(a, b)` for an elementwise NumPy `f`, the operands given as
     triples like `tensor_node`'s; an operand NumPy broadcast gets its gradient
@@ -41,8 +41,7 @@ def elementwise_node(f, op, input_a, input_b):
     edges = []
     for operand, local_grad, backward_fn in (input_a, input_b):
         if isinstance(operand, Tensor):
-            # tuple.__new__(Edge, ...) is Edge(...) without the namedtuple's slower
-            # constructor: this runs for every operand of every operation
+            # Edge(operand, local_grad, backward_fn), built fast as in tensor_node
             edge = tuple.__new__(Edge, (operand, local_grad, backward_fn))
             if operand.value.shape != value.shape:  # stretched: chapter 14
                 edge = Edge(operand, edge, broadcast_operand_grad)
