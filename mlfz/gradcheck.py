@@ -6,21 +6,45 @@
 __all__ = ['finite_diff', 'gradient_check']
 
 # %% ../nbs/23_gradient_checking.ipynb #1a5b5bd7
+import math
+import numbers
+import warnings
+
 import numpy as np
+
+# %% ../nbs/23_gradient_checking.ipynb #d453286f
+def _type_name(value):
+    "The type of `value` as one would write it: `float`, `list`, `numpy.ndarray`."
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+def _check_number(func, name, value, positive=False):
+    "Refuse a step (`positive`: > 0) or a tolerance (>= 0) that is not finite."
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{func}: {name} must be a number, got {_type_name(value)}")
+    if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{func}: {name} must be a finite number {bound}, "
+                         f"got {value}")
 
 # %% ../nbs/23_gradient_checking.ipynb #ef5cad50
 def finite_diff(f, x, h=1e-6):
-    "Central-difference estimate of the gradient of a scalar-valued `f` at array `x`."
+    """Central-difference gradient of a scalar-valued `f` at array `x`, nudging each
+    element `x_i` by `h * max(1, |x_i|)`."""
+    _check_number("finite_diff", "h", h, positive=True)
     x = np.array(x, dtype=np.float64)  # a float64 copy that we may nudge in place
+    steps = h * np.maximum(1.0, np.abs(x))  # in units of x beyond |x_i| = 1
     grad = np.empty_like(x)
     for idx in np.ndindex(x.shape):
-        original = x[idx]
-        x[idx] = original + h
+        original, step = x[idx], steps[idx]
+        x[idx] = original + step
         above = f(x)
-        x[idx] = original - h
+        x[idx] = original - step
         below = f(x)
         x[idx] = original
-        grad[idx] = (above - below) / (2 * h)
+        grad[idx] = (above - below) / (2 * step)
     return grad
 
 # %% ../nbs/23_gradient_checking.ipynb #c4c71444
@@ -31,9 +55,41 @@ def _describe_input(i, t):
     named = f" ({name!r})" if name else ""
     return f"input {i}{named} of shape {np.shape(t.value)}"
 
+def _is_node(x):
+    "A Tensor or Scalar, of the package or a chapter: value, prevs, backward()."
+    backward = getattr(x, "backward", None)
+    return hasattr(x, "value") and hasattr(x, "prevs") and callable(backward)
+
+def _check_inputs(tensors):
+    "A TypeError for an input that is no node, a warning for one of low precision."
+    for i, t in enumerate(tensors):
+        if not _is_node(t):
+            raise TypeError(f"gradient_check: input {i} is a {_type_name(t)}, "
+                            "not a Tensor or Scalar (pass constants inside f "
+                            "or as keywords)")
+        dtype = np.asarray(t.value).dtype
+        if dtype.kind == "f" and dtype.itemsize < 8:
+            warnings.warn(f"gradient_check: {_describe_input(i, t)} is {dtype}: "
+                          f"backward() rounds in {dtype}, the finite differences "
+                          "are float64, so even a correct rule may fail; check "
+                          "with float64 inputs", stacklevel=3)
+
+def _evaluate(f, tensors, kwargs):
+    "`f(*tensors, **kwargs)`, which must be a node whose backward() can be checked."
+    out = f(*tensors, **kwargs)
+    if not _is_node(out):
+        name = getattr(f, "__name__", repr(f))
+        raise TypeError(f"gradient_check: f = {name} returned a {_type_name(out)}, "
+                        "not a Tensor or Scalar")
+    return out
+
 def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
     "Check backward() against finite differences for each input; return the worst error."
-    out = f(*tensors, **kwargs)
+    _check_number("gradient_check", "h", h, positive=True)
+    _check_number("gradient_check", "atol", atol)
+    _check_number("gradient_check", "rtol", rtol)
+    _check_inputs(tensors)
+    out = _evaluate(f, tensors, kwargs)
     shape = np.shape(out.value)
     # a random upstream gradient: all ones would hide transposed or mixed-up gradients
     upstream = _upstream_rng.standard_normal(shape) if shape else None
@@ -44,7 +100,7 @@ def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
     def loss(t, value):
         saved, t.value = t.value, value
         try:
-            result = f(*tensors, **kwargs).value
+            result = _evaluate(f, tensors, kwargs).value
         finally:
             t.value = saved
         return np.sum(result * upstream) if upstream is not None else float(result)
