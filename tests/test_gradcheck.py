@@ -1,9 +1,13 @@
-"""gradient_check itself: the seed's broadcast_to / summation cases pass, deliberately wrong rules are caught by name."""
+"""gradient_check itself: the seed's broadcast_to / summation cases pass, deliberately wrong rules are caught by name,
+misuse is named, large values and float32 inputs are handled explicitly."""
+import warnings
+
 import numpy as np
 import pytest
 
 from mlfz.autodiff import Edge
 from mlfz.gradcheck import finite_diff, gradient_check
+from mlfz.nn.scalar import Scalar
 from mlfz.nn.tensor import Tensor
 from mlfz.nn.tensor.functional import broadcast_to, summation
 
@@ -207,8 +211,6 @@ def test_a_float32_input_is_warned_about_by_position_and_dtype():
 
 
 def test_float64_inputs_and_scalars_are_not_warned_about():
-    from mlfz.nn.scalar import Scalar
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gradient_check(lambda a, b: a * b, randn(3), randn(3))
