@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from mlfz.autodiff import Edge, backpropagate, topological_order
+from mlfz.autodiff import Edge, backpropagate, topological_order, new_stamp
 from mlfz.graph import _FOCUS_FILL, _GRAD, BackwardSteps, backward_steps, draw_graph
 from mlfz.nn.scalar import Scalar, exp
 
@@ -13,6 +13,7 @@ class Node:
     "The engine contract and nothing else: draw_graph must not need more."
     def __init__(self, value, prevs=(), op=None, name=None):
         self.value, self.prevs, self.op, self.name, self.backwards_grad = value, list(prevs), op, name, None
+        self._stamp = new_stamp()  # the engine's check of stale graphs reads it
 
 
 def reused_graph():

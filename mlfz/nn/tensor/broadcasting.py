@@ -9,7 +9,7 @@ __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to', 'b
 from functools import lru_cache
 import numpy as np
 from ...autodiff import Edge, edge_gradient
-from .core import Tensor
+from .core import Tensor, as_tensor
 
 # %% ../../../nbs/14_broadcasting.ipynb #c79cb215
 def broadcasts_to(shape, target):
@@ -62,7 +62,7 @@ def broadcast_to(x, shape):
     """`x` copied along new leading axes and along its size-1 axes until it has
     `shape`, as by `np.broadcast_to`."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(x, "broadcast_to")
     if not broadcasts_to(x.shape, shape):
         raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to "
                          f"{shape} (from the right, sizes must be 1 or equal)")

@@ -24,7 +24,7 @@ def _pointwise_rule(label):
 
 def _elementwise(x, f, backward_fn, op):
     "The node y = f(x) for an elementwise NumPy `f`; its edge has `backward_fn`."
-    x = as_operand(x)
+    x = as_operand(x, op)
     return tensor_node(f(value_of(x)), op, (x, None, backward_fn))
 
 def _buffer(y, g):

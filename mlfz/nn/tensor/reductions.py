@@ -9,7 +9,7 @@ __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'max', 'min']
 import math
 import numpy as np
 from ...autodiff import Edge
-from .core import Tensor
+from .core import Tensor, as_tensor
 
 # %% ../../../nbs/15_reductions.ipynb #3213319a
 def normalize_axes(axis, ndim, op="reduction"):
@@ -55,7 +55,7 @@ _spread_back.label = lambda node, prev: (
 
 def _reduction(x, axis, keepdims, op, reduce, backward_fn):
     "The node `reduce(x)` over `axis`; its edge hands the axes to `backward_fn`."
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(x, op)
     axes = normalize_axes(axis, x.ndim, op)
     value = reduce(x.value, axis=axes, keepdims=keepdims)
     edges = [Edge(x, axes, backward_fn)]
@@ -103,7 +103,7 @@ _to_extremes.label = lambda node, prev: (
     "to the maxima" if node.op.startswith("max") else "to the minima")
 
 def _extreme(x, axis, keepdims, op, reduce):
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(x, op)
     axes = normalize_axes(axis, x.ndim, op)
     extreme = reduce(x.value, axis=axes, keepdims=True)
     value = extreme if keepdims else np.squeeze(extreme, axis=axes)

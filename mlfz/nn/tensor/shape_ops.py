@@ -9,7 +9,7 @@ __all__ = ['transpose', 'reshape']
 import operator
 import numpy as np
 from ...autodiff import Edge
-from .core import Tensor, _sequence_argument
+from .core import Tensor, _sequence_argument, as_tensor
 
 # %% ../../../nbs/13_transpose_reshape.ipynb #8cac60ba
 def _transpose_grad(node, inverse, prev):
@@ -35,7 +35,7 @@ def _permutation(axes, shape):
 
 def transpose(x, axes=None):
     "Permute the axes of `x` (reverse them if `axes` is None), as `np.transpose`."
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(x, "transpose")
     permutation = _permutation(axes, x.shape)
     inverse = tuple(int(k) for k in np.argsort(permutation))
     edge = Edge(x, local_grad=inverse, backward_fn=_transpose_grad)
@@ -62,7 +62,7 @@ _reshape_grad.label = lambda node, prev: f"reshape to {prev.shape}"
 
 def reshape(x, shape):
     "`x` regrouped into `shape` (one length may be -1), like `np.reshape`."
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(x, "reshape")
     lengths = shape if isinstance(shape, (tuple, list)) else (shape,)  # int or tuple
     try:
         lengths = tuple(map(operator.index, lengths))

@@ -47,7 +47,7 @@ _softmax_backward.label = "s ⊙ (g − Σ g ⊙ s)"
 
 def _along_axes(x, axis, op, compute, backward_fn):
     "The node `compute(x, axes)`; its edge hands the axes to `backward_fn`."
-    x = as_operand(x)
+    x = as_operand(x, op)
     axes = normalize_axes(axis, np.ndim(value_of(x)), op)
     return tensor_node(compute(value_of(x), axes), op, (x, axes, backward_fn))
 
@@ -79,7 +79,7 @@ _logsumexp_backward.label = "g · e^(x − ℓ)"
 
 def logsumexp(x, axis=None, keepdims=False):
     "`log(sum(exp(x)))` over `axis` (None: all), like `scipy.special.logsumexp`."
-    x = as_operand(x)
+    x = as_operand(x, "logsumexp")
     value = value_of(x)
     axes = normalize_axes(axis, np.ndim(value), "logsumexp")
     shifted, m = _shift_by_max(value, axes)
