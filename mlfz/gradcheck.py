@@ -61,6 +61,11 @@ def _is_node(x):
     backward = getattr(x, "backward", None)
     return hasattr(x, "value") and hasattr(x, "prevs") and callable(backward)
 
+def _low_precision(t):
+    "The dtype of `t` if it is too coarse for finite differences, else None."
+    dtype = np.asarray(t.value).dtype
+    return dtype if dtype.kind == "f" and dtype.itemsize < 8 else None
+
 def _check_inputs(tensors):
     "A TypeError for an input that is no node, a warning for a low precision."
     for i, t in enumerate(tensors):
@@ -68,12 +73,13 @@ def _check_inputs(tensors):
             raise TypeError(f"gradient_check: input {i} is a {_type_name(t)}, "
                             "not a Tensor or Scalar (pass constants inside f "
                             "or as keywords)")
-        dtype = np.asarray(t.value).dtype
-        if dtype.kind == "f" and dtype.itemsize < 8:
-            warnings.warn(f"gradient_check: {_describe_input(i, t)} is {dtype}: "
-                          f"backward() rounds in {dtype}, the finite differences "
-                          "are float64, so even a correct rule may fail; check "
-                          "with float64 inputs", stacklevel=3)
+        dtype = _low_precision(t)
+        if dtype is not None:
+            warnings.warn(f"gradient_check: {_describe_input(i, t)} is "
+                          f"{dtype}, so its finite differences are computed in "
+                          f"{dtype}, too coarse for a check: even a correct rule "
+                          "will likely fail; check with float64 inputs",
+                          stacklevel=3)
 
 def _evaluate(f, tensors, kwargs):
     "`f(*tensors, **kwargs)`, which must be a node with a backward() to check."
@@ -125,9 +131,11 @@ def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
         if not np.allclose(got, expected, rtol=rtol, atol=atol):
             worst = np.unravel_index(np.argmax(excess), error.shape)
             worst = tuple(int(k) for k in worst)
+            dtype = _low_precision(t)
+            coarse = "" if dtype is None else f" (in {dtype}: see the warning)"
             raise AssertionError(
                 f"gradient of {_describe_input(i, t)} is wrong at index {worst}: "
                 f"backward() gives {got[worst]:.6g}, "
-                f"finite differences give {expected[worst]:.6g}")
+                f"finite differences give {expected[worst]:.6g}{coarse}")
         largest = max(largest, float(error.max()))
     return largest
