@@ -112,6 +112,9 @@ def _power_exponent_grad(node, base, prev):
     if np.any(base < 0):
         raise ValueError("**: the gradient with respect to the exponent, "
                          "x**y log(x), is undefined where the base x is negative")
+    if np.any((base == 0) & (prev.value <= 0)):  # 0**y jumps (to 1 or inf) there
+        raise ValueError("**: the gradient with respect to the exponent is undefined "
+                         "where the base is 0 and the exponent is not positive")
     positive = base > 0
     log_base = np.log(np.where(positive, base, 1.0))  # no log(0) computed
     return node.backwards_grad * np.where(positive, node.value * log_base, 0.0)

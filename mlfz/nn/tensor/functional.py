@@ -125,7 +125,7 @@ def relu(x):
 from .softmax import softmax, log_softmax, logsumexp
 from .broadcasting import broadcast_to
 from .reductions import summation
-from .shape_ops import reshape, transpose
+from .shape_ops import reshape, swap_axes as transpose  # needle's transpose
 from .matmul import matmul
 
 # nbdev adds the names in `_all_` to `__all__`: these imports are public too
