@@ -106,11 +106,13 @@ def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
     out.backward(upstream)
 
     def loss(t, value):
-        saved, t.value = t.value, value
+        saved, stamp = t.value, t._stamp
+        t.value = value
         try:
             result = _evaluate(f, tensors, kwargs).value
         finally:
-            t.value = saved
+            # the very array put back, and its stamp: graphs built before stay valid
+            t.value, t._stamp = saved, stamp
         return float(result) if upstream is None else np.sum(result * upstream)
 
     largest = 0.0
