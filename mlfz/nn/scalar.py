@@ -9,12 +9,12 @@ __all__ = ['Scalar', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'relu']
 import math
 from numbers import Real
 
-from ..autodiff import Edge, backpropagate
+from ..autodiff import Edge, backpropagate, new_stamp
 
 # %% ../../nbs/01_computational_graphs.ipynb #375203b9
 class Scalar:
     "A number that records the computational graph it comes from, to differentiate through it."
-    __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
+    __slots__ = ("value", "prevs", "op", "name", "backwards_grad", "_stamp", "__weakref__")
 
     def __init__(self,
                  value,       # the number; stored as a Python float
@@ -25,6 +25,7 @@ class Scalar:
         self.prevs = list(prevs) if prevs else []
         self.op, self.name = op, name
         self.backwards_grad = None
+        self._stamp = new_stamp()  # when it was made (chapter 3)
 
     def backward(self,
                  grad=None,       # the gradient to start from here; None means 1
