@@ -300,8 +300,8 @@ def _download(name, folder):
 
 def fashion_mnist_files(split="train", path=None):
     """The paths of the images and labels files of Fashion-MNIST's `split`: in
-    `path`, or else in $MLFZ_DATA, in Debian's dataset-fashion-mnist, in
-    ~/.cache/mlfz, or downloaded into it."""
+    `path`, or else in `$MLFZ_DATA`, in Debian's dataset-fashion-mnist, in
+    `~/.cache/mlfz`, or downloaded into it."""
     if split not in _SPLIT_FILES:
         raise ValueError("Fashion-MNIST: split must be 'train' or 'test', got "
                          f"{split!r}")
