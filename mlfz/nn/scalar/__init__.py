@@ -18,24 +18,27 @@ _all_ = ["Scalar", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu"]
 
 # %% ../../../nbs/05_gradient_descent.ipynb #72947b2f
 def gradient_update(self, lr):
-    "One gradient descent step: `value -= lr * backwards_grad`, after `backward()` has filled the gradient."
+    "One gradient descent step, `value -= lr * backwards_grad`, after `backward()`."
     if self.backwards_grad is None:
-        raise RuntimeError(f"gradient_update: {self!r} has no gradient yet; call backward() "
-                           "on a result that depends on it first")
-    lr = _real_number(lr, "gradient_update", "the learning rate must be a real number")
+        raise RuntimeError(f"gradient_update: {self!r} has no gradient yet; call "
+                           "backward() on a result that depends on it first")
+    lr = _real_number(lr, "gradient_update",
+                      "the learning rate must be a real number")
     if not math.isfinite(lr):
-        raise ValueError(f"gradient_update: the learning rate must be finite, got {lr}")
+        raise ValueError(f"gradient_update: the learning rate must be finite, "
+                         f"got {lr}")
     value, grad = self.value, self.backwards_grad
     updated = value - lr * grad
     if updated - updated:  # inf or nan, as in chapter 1
-        _not_finite(updated, f"{value:g} - {lr:g} * {grad:g}", (value, lr, grad), stacklevel=3)
+        _not_finite(updated, f"{value:g} - {lr:g} * {grad:g}", (value, lr, grad),
+                    stacklevel=3)
     self.value = updated
 
 Scalar.gradient_update = gradient_update
 
 # %% ../../../nbs/05_gradient_descent.ipynb #754b3c95
 def _pairs(loss, preds, ys):
-    "`preds` and `ys` as two lists of the same length, not zero; else an error naming `loss`."
+    "`preds` and `ys` as two lists of one length, not zero; else an error."
     if isinstance(preds, Scalar) or isinstance(ys, Scalar):
         raise TypeError(f"{loss}: expects lists of predictions and targets, "
                         "got a single Scalar (put it in a list)")
@@ -47,17 +50,17 @@ def _pairs(loss, preds, ys):
     if len(preds) != len(ys):
         raise ValueError(f"{loss}: {len(preds)} predictions but {len(ys)} targets")
     if not preds:
-        raise ValueError(f"{loss}: no predictions (a mean over nothing is undefined)")
+        raise ValueError(f"{loss}: no predictions (a mean of nothing is undefined)")
     return preds, ys
 
 def mean_squared_error(preds, ys):
-    "The mean of `(pred - y) ** 2` over two equally long lists of Scalars or numbers."
+    "The mean of `(pred - y) ** 2` over two equally long lists."
     preds, ys = _pairs("mean_squared_error", preds, ys)
     return sum((p - y) ** 2 for p, y in zip(preds, ys)) / len(preds)
 
 # %% ../../../nbs/05_gradient_descent.ipynb #bc740038
 class Model(ABC):
-    "A model: `forward` computes its output, `parameters()` names its trainable values."
+    "A model: `forward` computes its output, `parameters()` names its parameters."
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -71,12 +74,14 @@ class Model(ABC):
         "The trainable parameters: a dict from names to `Scalar`s."
 
     def gradient_update(self, lr):
-        "One gradient descent step for every parameter, after `backward()` has filled their gradients."
+        "A gradient descent step for every parameter, after `backward()`."
         parameters = self.parameters()
-        missing = [name for name, p in parameters.items() if p.backwards_grad is None]
+        missing = [name for name, p in parameters.items()
+                   if p.backwards_grad is None]
         if missing:  # checked first, so that a failed step changes nothing
-            raise RuntimeError(f"gradient_update: no gradient yet for {', '.join(missing)}; "
-                               "call backward() on a loss that depends on every parameter")
+            raise RuntimeError(f"gradient_update: no gradient yet for "
+                               f"{', '.join(missing)}; call backward() on a loss "
+                               "that depends on every parameter")
         for p in parameters.values():
             p.gradient_update(lr)
 
@@ -85,17 +90,19 @@ class Model(ABC):
         return {name: p.value for name, p in self.parameters().items()}
 
     def load_parameters(self, values):
-        "Set parameters by name from `values`: numbers, or parameters whose values are copied."
+        "Set parameters by name: from numbers, or from parameters' values."
         parameters = self.parameters()
         unknown = [repr(name) for name in values if name not in parameters]
         if unknown:
-            raise KeyError(f"load_parameters: no parameter named {', '.join(unknown)}; "
-                           f"the model has {', '.join(map(repr, parameters))}")
+            raise KeyError(f"load_parameters: no parameter named "
+                           f"{', '.join(unknown)}; the model has "
+                           f"{', '.join(map(repr, parameters))}")
         checked = {}
         for name, value in values.items():  # every value checked before any is set
             parameter = parameters[name]
-            try:  # the parameter's own class checks the value: a Scalar holds a real number
-                checked[name] = type(parameter)(getattr(value, "value", value)).value
+            value = getattr(value, "value", value)
+            try:  # the parameter's class checks it: a Scalar holds a real number
+                checked[name] = type(parameter)(value).value
             except (TypeError, ValueError) as error:
                 raise type(error)(f"load_parameters: {name!r}: {error}") from None
         for name, value in checked.items():
@@ -103,17 +110,19 @@ class Model(ABC):
 
 # %% ../../../nbs/05_gradient_descent.ipynb #f4a6cb38
 class GradientDescent:
-    "Full-batch gradient descent: each step runs `model` on all inputs, then `loss_fn(preds, ys)`, `backward()` and one update."
+    "Full-batch gradient descent of `loss_fn(preds, ys)` for a `Model`."
 
     def __init__(self, model, loss_fn):
         self.model, self.loss_fn = model, loss_fn
 
     def run(self, xs, ys, lr=0.01, n_steps=1000):
-        "Take `n_steps` steps with learning rate `lr`; return the loss before each step."
+        "Take `n_steps` steps with learning rate `lr`; the loss before each step."
         if not isinstance(n_steps, Integral):
-            raise TypeError(f"GradientDescent.run: n_steps must be an integer, got {n_steps!r}")
+            raise TypeError("GradientDescent.run: n_steps must be an integer, "
+                            f"got {n_steps!r}")
         if n_steps < 0:
-            raise ValueError(f"GradientDescent.run: n_steps must not be negative, got {n_steps}")
+            raise ValueError("GradientDescent.run: n_steps must not be negative, "
+                             f"got {n_steps}")
         losses = []
         for _ in range(n_steps):
             loss = self.loss_fn([self.model(x) for x in xs], ys)
@@ -130,12 +139,15 @@ def _probability(loss, name, i, x):
     "The number behind `x`, element `i` of `name`, checked to be a probability."
     value = _operand(x, loss)
     if not 0 <= value <= 1:  # nan fails too
-        hint = " (apply sigmoid to the model's output first)" if name == "preds" else ""
-        raise ValueError(f"{loss}: {name}[{i}] = {value:g} is not a probability in [0, 1]{hint}")
+        hint = ""
+        if name == "preds":
+            hint = " (apply sigmoid to the model's output first)"
+        raise ValueError(f"{loss}: {name}[{i}] = {value:g} is not a probability "
+                         f"in [0, 1]{hint}")
     return value
 
 def binary_cross_entropy(preds, ys):
-    "The mean of `-(y log p + (1 - y) log(1 - p))` over lists of probabilities `preds` and targets `ys`."
+    "The mean of `-(y log p + (1 - y) log(1 - p))` over probabilities and targets."
     preds, ys = _pairs("binary_cross_entropy", preds, ys)
     n, total, inputs = len(preds), 0.0, []
     for i, (pred, y) in enumerate(zip(preds, ys)):

@@ -18,18 +18,18 @@ from ...autodiff import Edge, backpropagate
 
 # %% ../../../nbs/01_computational_graphs.ipynb #375203b9
 class Scalar:
-    "A number that records the computational graph it comes from, to differentiate through it."
+    "A number that records the graph it comes from, to differentiate through it."
     __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
-    __array_ufunc__ = None  # NumPy then leaves `array + Scalar` to us, and we refuse it clearly
+    __array_ufunc__ = None  # NumPy leaves `array + Scalar` to Scalar, which refuses
 
     def __init__(self,
                  value,       # a real number; stored as a Python float
-                 prevs=None,  # one `Edge(prev, local_grad)` per input of its operation
+                 prevs=None,  # one `Edge(prev, local_grad)` per input of the op
                  op=None,     # a short label of that operation, None for a leaf
                  name=None):  # an optional label for printing and pictures
-        # results of operations are floats already: only other values need the check
-        self.value = (value if type(value) is float
-                      else _real_number(value, "Scalar", "a Scalar holds a real number"))
+        # results of operations are floats already: only other values are checked
+        self.value = (value if type(value) is float else
+                      _real_number(value, "Scalar", "a Scalar holds a real number"))
         self.prevs = list(prevs) if prevs else []
         self.op, self.name = op, name
         self.backwards_grad = None
@@ -38,17 +38,18 @@ class Scalar:
     def from_random(cls,
                     lower=0,  # the smallest possible value
                     upper=1): # the bound that is never reached
-        "A leaf drawn uniformly from [lower, upper) by Python's `random` (`random.seed` repeats a draw)."
+        "A leaf drawn uniformly from [lower, upper) by Python's `random`."
         low = _real_number(lower, "from_random", "the bounds must be real numbers")
         high = _real_number(upper, "from_random", "the bounds must be real numbers")
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"from_random: needs finite bounds with lower < upper, "
+            raise ValueError("from_random: needs finite bounds with lower < upper, "
                              f"got lower={low:g}, upper={high:g}")
         value = low + (high - low) * random.random()
-        return cls(min(value, math.nextafter(high, low)))  # rounding could reach `upper` itself
+        # rounding could reach `upper` itself, which the interval leaves out
+        return cls(min(value, math.nextafter(high, low)))
 
     def backward(self,
-                 grad=None,       # the gradient to start from here, a real number; None means 1
+                 grad=None,       # the gradient to start from, a number; None: 1
                  zero_grad=True): # False adds the new gradients to the stored ones
         "Fill `backwards_grad` of this value and of every value it depends on."
         grad = 1.0 if grad is None else _real_number(
@@ -57,35 +58,41 @@ class Scalar:
 
     def __repr__(self):
         name = "" if self.name is None else f", name={self.name!r}"
-        grad = "" if self.backwards_grad is None else f", grad={self.backwards_grad:.6g}"
+        grad = ("" if self.backwards_grad is None
+                else f", grad={self.backwards_grad:.6g}")
         return f"Scalar({self.value:.6g}{name}{grad})"
 
 # %% ../../../nbs/01_computational_graphs.ipynb #bbf80d2f
 def _describe(value):
-    "`value` as error messages show it: an array by its type and shape, anything else by a short repr and its type."
+    "`value` for an error message: an array by type and shape, else a short repr."
     shape = getattr(value, "shape", None)
     if shape:  # a non-empty shape: an array or a Tensor
         return f"{type(value).__name__} of shape {tuple(shape)}"
-    return "None" if value is None else f"{reprlib.repr(value)} ({type(value).__name__})"
+    if value is None:
+        return "None"
+    return f"{reprlib.repr(value)} ({type(value).__name__})"
 
 _DONT_MIX = ("Scalars and Tensors don't mix (compute with Tensors throughout, "
              "or take one number out of an array with float())")
 
 def _is_real(x):
-    "Whether `x` is one real number: Python's (`numbers.Real`) or NumPy's, a 0-d array included."
-    if type(x) is int or isinstance(x, Real):  # int first: the check against Real is slower
+    "Whether `x` is one real number: Python's (`numbers.Real`) or NumPy's."
+    if type(x) is int or isinstance(x, Real):  # int first: Real's check is slower
         return True
-    return isinstance(x, (np.ndarray, np.generic)) and x.ndim == 0 and x.dtype.kind in "biuf"
+    # NumPy's numbers, and 0-d arrays of them
+    return (isinstance(x, (np.ndarray, np.generic)) and x.ndim == 0
+            and x.dtype.kind in "biuf")
 
 def _float(x, operation):
-    "The real number `x` as a float; a ValueError naming `operation` if it is too large for one."
+    "The real number `x` as a float; a ValueError if it is too large for one."
     try:
         return float(x)
     except OverflowError:  # an int beyond the largest float
-        raise ValueError(f"{operation}: {_describe(x)} is too large for a float") from None
+        message = f"{operation}: {_describe(x)} is too large for a float"
+        raise ValueError(message) from None
 
 def _real_number(value, operation, expected):
-    "`value` as a float if it is a real number, else a TypeError: '`operation`: `expected`, got ...'."
+    "`value` as a float, else a TypeError: '`operation`: `expected`, got ...'."
     if _is_real(value):
         return _float(value, operation)
     dont_mix = f"; {_DONT_MIX}" if hasattr(value, "shape") else ""
@@ -97,13 +104,13 @@ def _value(x):
     return x.value if isinstance(x, Scalar) else x
 
 def _operand(x, operation):
-    "The number behind the input `x` of a function: a Scalar's value, or a real number as a float."
+    "The number behind a function's input `x`: a Scalar's value, or a real number."
     if isinstance(x, Scalar):
         return x.value
     return _real_number(x, operation, "expected a Scalar or a real number")
 
 def _label(op, left, right):
-    "The label of a binary operation, with a constant operand written in on its own side."
+    "The label of a binary operation, with a constant written in on its side."
     if not isinstance(right, Scalar):
         return f"{op} {right:g}"
     if not isinstance(left, Scalar):
@@ -111,15 +118,16 @@ def _label(op, left, right):
     return op
 
 def _node(value, op, *inputs):
-    "A `Scalar` made by `op` from (operand, local derivative) pairs; constants get no edge."
+    "A `Scalar` made by `op` from (operand, local derivative) pairs."
     edges = [Edge(x, grad) for x, grad in inputs if isinstance(x, Scalar)]
-    return Scalar(value, edges, op if edges else None)  # no Scalar input: a leaf
+    # constants get no edge; with no Scalar input at all, the result is a leaf
+    return Scalar(value, edges, op if edges else None)
 
 # %% ../../../nbs/01_computational_graphs.ipynb #c3e05e7d
 def _not_finite(value, expression, operands, stacklevel=4):
-    """What to do about `value`, an inf or nan that `expression` gave for the numbers `operands`:
-    a fresh overflow warns, a fresh nan is an error, an inf or nan carried on from the operands passes."""
-    if any(x != x for x in operands):  # a nan in gives a nan out, as in all float arithmetic
+    """`value`, from `expression` on the numbers `operands`, is inf or nan:
+    a fresh overflow warns, a fresh nan is an error, one from an operand passes."""
+    if any(x != x for x in operands):  # a nan in gives a nan out, as in float math
         return
     if value != value:
         raise ValueError(f"{expression} is undefined")
@@ -165,10 +173,10 @@ def _div(x, y):
 
 # %% ../../../nbs/01_computational_graphs.ipynb #06bfaeaf
 def _power(base, exponent):
-    "`base ** exponent`, or ±inf where that is too large for a float (Python's `**` raises there)."
+    "`base ** exponent`, or ±inf where that is too large for a float."
     try:
         return base**exponent
-    except OverflowError:  # a negative base has an integer exponent here, and an odd one keeps its sign
+    except OverflowError:  # a negative base has an integer exponent here
         return -math.inf if base < 0 and exponent % 2 == 1 else math.inf
 
 def _power_error(base, exponent, problem):
@@ -177,7 +185,8 @@ def _power_error(base, exponent, problem):
 def _pow(x, y):
     base, exponent = _value(x), _value(y)
     if base < 0 and not float(exponent).is_integer():
-        raise _power_error(base, exponent, "a negative base needs an integer exponent")
+        raise _power_error(base, exponent,
+                           "a negative base needs an integer exponent")
     if base == 0 and exponent < 0:
         raise _power_error(base, exponent, "division by zero")
     value = _power(base, exponent)
@@ -188,8 +197,8 @@ def _pow(x, y):
         if exponent == 0:
             grad_base = 0.0
         elif base == 0 and exponent < 1:
-            raise _power_error(base, exponent,
-                               "the derivative with respect to the base is infinite at 0")
+            raise _power_error(base, exponent, "the derivative with respect to "
+                               "the base is infinite at 0")
         else:
             grad_base = exponent * _power(base, exponent - 1)
         inputs.append((x, grad_base))
@@ -199,16 +208,18 @@ def _pow(x, y):
         elif base == 0 and exponent > 0:
             grad_exponent = 0.0
         else:
-            raise _power_error(base, exponent, "the derivative with respect to the exponent "
-                               "(x ** y * log x) is defined only for a positive base, "
-                               "or a zero base with a positive exponent")
+            raise _power_error(base, exponent,
+                               "the derivative with respect to the exponent "
+                               "(x ** y * log x) is defined only for a positive "
+                               "base, or a zero base with a positive exponent")
         inputs.append((y, grad_exponent))
     return _node(value, _label("**", x, y), *inputs)
 
 # %% ../../../nbs/01_computational_graphs.ipynb #d02b441a
 def _constant(x, operation):
-    """A constant operand of `operation` as a float; an array or a Tensor is refused, and for any other
-    type `NotImplemented` lets Python try the other operand, then raise a TypeError naming both types."""
+    """A constant operand of `operation` as a float. An array or a Tensor is
+    refused; for other types `NotImplemented` lets Python try the other operand,
+    and then raise a TypeError naming both types."""
     if _is_real(x):
         return _float(x, operation)
     if hasattr(x, "shape"):
@@ -218,7 +229,8 @@ def _constant(x, operation):
 def _operators(rule, symbol):
     "The operator method and its reflected form for `rule(left, right)`."
     def forward(self, other):
-        if isinstance(other, Scalar) or type(other) is float:  # the common cases: nothing to check
+        # the common cases first: a Scalar or a float needs no check
+        if isinstance(other, Scalar) or type(other) is float:
             return rule(self, other)
         other = _constant(other, symbol)
         return NotImplemented if other is NotImplemented else rule(self, other)
@@ -236,7 +248,7 @@ Scalar.__neg__ = _neg
 
 # %% ../../../nbs/01_computational_graphs.ipynb #9ce4a184
 def exp(x):
-    "The exponential `e**x`; its derivative is `e**x` again. Beyond `e**709.78`: inf, with a warning."
+    "`e**x`, its own derivative; inf, with a warning, beyond `e**709.78`."
     a = _operand(x, "exp")
     try:
         value = math.exp(a)
@@ -246,7 +258,7 @@ def exp(x):
     return _node(value, "exp", (x, value))
 
 def log(x):
-    "The natural logarithm `log(x)` for x > 0 (else a `ValueError`); derivative `1 / x`."
+    "The natural logarithm for x > 0 (else a `ValueError`); derivative `1 / x`."
     a = _operand(x, "log")
     if a <= 0:
         raise ValueError(f"log of a non-positive number: log({a:g})")
@@ -274,7 +286,7 @@ def tanh(x):
     return _node(value, "tanh", (x, 1 - value * value))
 
 def sigmoid(x):
-    "The logistic function `s = 1 / (1 + e**-x)`, without overflow; derivative `s * (1 - s)`."
+    "The logistic `s = 1 / (1 + e**-x)`, without overflow; derivative `s (1 - s)`."
     a = _operand(x, "sigmoid")
     if a >= 0:
         value = 1 / (1 + math.exp(-a))
