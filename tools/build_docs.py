@@ -29,6 +29,9 @@ PARTS = {"0": "Scalars and computational graphs", "1": "The tensor engine",
          "2": "Functions, losses and gradient checking", "3": "Training networks"}
 DIRECTIVE = re.compile(r"^#\|\s*([\w-]+):?\s*(.*?)\s*$")
 SOURCE_LINK = re.compile(r"\[source\]\([^)]*\)\{[^}]*\}")  # show_doc's link to GitHub, in Quarto syntax
+# what prose must not touch when it links chapter references: code, math and links that are already there
+PROTECTED = re.compile(r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\[[^\]\n]*\]\([^)\n]*\)", re.S)
+CHAPTER_REF = re.compile(r"\b([Cc]hapters?|[Cc]h\.)\s+(\d{1,2}(?:(?:,\s*|\s+(?:and|to|or)\s+|\s*[–-]\s*)\d{1,2})*)\b")
 
 
 def clean_show_doc(markdown):
@@ -109,6 +112,33 @@ def separate_display_math(markdown):
     return "\n".join(out)
 
 
+def chapter_number(stem):
+    "The number a chapter goes by in the prose and on the site: its file name's, without the leading zero."
+    return int(stem.split("_")[0])
+
+
+def link_chapter_references(markdown, stems):
+    "Every `chapter 14` (`chapters 20 to 22`, `ch. 3`) in the prose made a link to that chapter."
+    by_number = {chapter_number(stem): stem for stem in stems if stem[:2].isdigit()}
+
+    def link(match):
+        words, numbers = match.groups()
+        def one(number):
+            stem = by_number.get(int(number.group(0)))
+            return f"[{number.group(0)}]({stem}.ipynb)" if stem else number.group(0)
+        if re.fullmatch(r"\d{1,2}", numbers) and int(numbers) in by_number:
+            return f"[{words} {numbers}]({by_number[int(numbers)]}.ipynb)"
+        return f"{words} " + re.sub(r"\d{1,2}", one, numbers)
+
+    pieces, last = [], 0
+    for protected in PROTECTED.finditer(markdown):
+        pieces.append(CHAPTER_REF.sub(link, markdown[last:protected.start()]))
+        pieces.append(protected.group(0))
+        last = protected.end()
+    pieces.append(CHAPTER_REF.sub(link, markdown[last:]))
+    return "".join(pieces)
+
+
 def to_myst(path, notebooks):
     "Turn nbdev's Quarto-flavoured notebook into one myst-nb renders the same way."
     nb = nbformat.read(path, as_version=4)
@@ -118,12 +148,13 @@ def to_myst(path, notebooks):
         if cell.cell_type == "raw" and source.startswith("---"):
             front = yaml.safe_load(source.strip().strip("-"))
             summary = f'\n\n<p class="chapter-summary">{front["description"]}</p>' if front.get("description") else ""
-            cells.append(nbformat.v4.new_markdown_cell(f"# {front['title']}{summary}"))
+            number = "" if path.stem == "index" else f"{chapter_number(path.stem)}. "
+            cells.append(nbformat.v4.new_markdown_cell(f"# {number}{front['title']}{summary}"))
             continue
         if not source.strip():
             continue
         if cell.cell_type == "markdown":
-            cell.source = separate_display_math(source)
+            cell.source = link_chapter_references(separate_display_math(source), [p.stem for p in notebooks])
         if cell.cell_type == "code":
             found, cell.source = directives(source)
             if "default_exp" in found:
