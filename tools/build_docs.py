@@ -184,11 +184,12 @@ def table_of_contents(notebooks):
 
 
 def api_reference(notebooks):
-    "One page with the show_doc entry of every exported name, module by module."
+    """One page with every public name, module by module: its real signature, its whole docstring and
+    the chapter that derives it. A name a module only re-exports is listed once, where it is defined."""
     import importlib
-    from nbdev.showdoc import show_doc
 
-    sections = ["# API reference\n\nEvery public name of the package, module by module, with the chapter that derives it.\n"]
+    sections = ["# API reference\n\nEvery public name of the package, module by module, with the chapter that "
+                "derives it. A module that re-exports names from others lists them in one line.\n"]
     for path in sorted((ROOT / "mlfz").rglob("*.py")):
         source = re.search(r"File to edit: \S*?nbs/(\S+)\.ipynb", path.read_text())
         module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
@@ -196,10 +197,42 @@ def api_reference(notebooks):
         if not (source and names and NBS / f"{source.group(1)}.ipynb" in notebooks):
             continue
         chapter = source.group(1)
-        sections.append(f"## `{module.__name__}`\n\nDerived in [{_title(chapter)}]({chapter}.ipynb).\n")
-        sections += [clean_show_doc(show_doc(getattr(module, name), name=name, title_level=3)._repr_markdown_())
-                     for name in names]
+        own = [n for n in names if getattr(getattr(module, n), "__module__", module.__name__) == module.__name__]
+        reexported = [n for n in names if n not in own]
+        sections.append(f"## `{module.__name__}`\n\nDerived in [{chapter_number(chapter)}. {_title(chapter)}]"
+                        f"({chapter}.ipynb).\n")
+        if reexported:
+            sections.append("Also here, from the modules that define them: " +
+                            ", ".join(f"`{n}`" for n in reexported) + ".\n")
+        sections += [api_entry(name, getattr(module, name)) for name in own]
     (SOURCE / "api.md").write_text("\n\n".join(sections))
+
+
+def _first_line(obj):
+    "The first line of `obj`'s docstring, safe inside a Markdown table."
+    import inspect
+
+    return (inspect.getdoc(obj) or "").splitlines()[0].replace("|", "\\|")
+
+
+def api_entry(name, obj):
+    "The reference entry of `obj`: a heading, the signature as it is called, the docstring, a class's members."
+    import inspect
+
+    if isinstance(obj, type) and obj.__module__.startswith("mlfz.") and obj.__doc__ is None:
+        return f"### `{name}`\n"
+    try:
+        signature = f"{name}{inspect.signature(obj)}" if callable(obj) else f"{name} = {obj!r}"
+    except (TypeError, ValueError):  # a builtin without a signature
+        signature = name
+    entry = [f"### `{name}`", f"```python\n{signature}\n```", inspect.getdoc(obj) or ""]
+    if isinstance(obj, type):
+        members = [(n, m) for n, m in vars(obj).items() if not n.startswith("_") and (inspect.getdoc(m) or "")
+                   and not inspect.getdoc(m).startswith("Alias for field number")]  # a namedtuple's fields
+        rows = [f"| `{n}` | {_first_line(m)} |" for n, m in members]
+        if rows:
+            entry.append("| member | what it does |\n|---|---|\n" + "\n".join(rows))
+    return "\n\n".join(entry) + "\n"
 
 
 def _title(stem):
