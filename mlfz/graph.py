@@ -36,6 +36,15 @@ def _summary(v):
     low, high = _num(v.min()), _num(v.max())
     return f"all {low}" if low == high else f"∈ [{low}, {high}]"
 
+# %% ../nbs/04_drawing_graphs.ipynb #3eb61fdf
+def _printable(text):
+    "`str(text)`, each character that Python would not print written as in a literal (`\\n`)."
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+def _html(text):
+    "`text` inside an HTML-like Graphviz label, to be shown exactly as written."
+    return html.escape(_printable(text).replace("\\", "\\\\"))
+
 # %% ../nbs/04_drawing_graphs.ipynb #9ea24714
 def _is_tensor(node):
     return isinstance(node.value, np.ndarray)
@@ -68,7 +77,7 @@ def _flow_label(node, edge, grad):
     else:  # a scalar rule is named only when it says so
         labelled = getattr(edge.backward_fn, "label", None)
         lines = [_num(grad), describe_rule(node, edge) if labelled else None]
-    return "<" + "<br/>".join(html.escape(line) for line in lines if line) + ">"
+    return "<" + "<br/>".join(_html(line) for line in lines if line) + ">"
 
 # %% ../nbs/04_drawing_graphs.ipynb #ad2525d7
 _FONT = "Helvetica"
@@ -82,7 +91,7 @@ def _value_label(node, grad=None, cell=None):
     """The HTML label of a value node: name and value, then its gradient `(text, final)` if any.
     `cell` = (width, height) reserves room for the gradient: it moves nothing when it appears."""
     # a no-break space after the name: browsers drop a plain space at the start of an SVG text
-    name = f"<b>{html.escape(str(node.name))}</b>&#160;" if getattr(node, "name", None) else ""
+    name = f"<b>{_html(node.name)}</b>&#160;" if getattr(node, "name", None) else ""
     if _is_tensor(node):
         cells = [f"<td>{name}{node.value.shape}</td>", f"<td>{_summary(node.value)}</td>"]
     else:
@@ -91,7 +100,7 @@ def _value_label(node, grad=None, cell=None):
         text, final = grad or ("", True)
         size = "" if cell is None else f' fixedsize="true" width="{cell[0]}" height="{cell[1]}"'
         color = _GRAD if final else _PENDING
-        font = f'<font color="{color}" point-size="9">{html.escape(text)}</font>' if text else ""
+        font = f'<font color="{color}" point-size="9">{_html(text)}</font>' if text else ""
         cells.append(f"<td{size}>{font}</td>")
     rows = "".join(f"<tr>{c}</tr>" for c in cells)
     return f"<<table border='0' cellborder='0' cellspacing='0' cellpadding='0'>{rows}</table>>"
@@ -121,7 +130,7 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
                  **(dict(color=_GRAD, penwidth="2.5", fillcolor=_FOCUS_FILL) if focused else {}))
         if not node.prevs:
             continue
-        op = html.escape(str(getattr(node, "op", None) or "op"))
+        op = f"<{_html(getattr(node, 'op', None) or 'op')}>"
         ops.node(f"o{i}", op, **(dict(color=_GRAD, penwidth="2") if focused else {}))
         forward.append((f"o{i}", f"v{i}"))
         forward += [(f"v{position[id(edge.prev)]}", f"o{i}") for edge in node.prevs]
@@ -139,12 +148,40 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         dot.subgraph(backward)
     return dot
 
+# %% ../nbs/04_drawing_graphs.ipynb #dcb8fb1f
+#| code-fold: true
+_RANKDIRS = ("TB", "LR", "BT", "RL")  # Graphviz's: top to bottom, left to right, and back
+
+def _graph_of(root, caller, rankdir, max_nodes, smaller):
+    """The nodes of `root`'s graph in topological order, once `caller`'s arguments are checked;
+    `smaller` tells how to draw less when there are more than `max_nodes`."""
+    if not all(hasattr(root, attr) for attr in ("value", "prevs", "backwards_grad")):
+        raise TypeError(f"{caller} draws the graph of a Tensor or a Scalar, got "
+                        f"{type(root).__name__}: wrap an array in Tensor(...)")
+    if not (isinstance(rankdir, str) and rankdir in _RANKDIRS):
+        raise ValueError(f"{caller}: rankdir must be one of {', '.join(map(repr, _RANKDIRS))}, "
+                         f"got {rankdir!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
+        raise ValueError(f"{caller}: max_nodes must be a positive integer, got {max_nodes!r}")
+    order = topological_order(root)  # iterative: it counts a graph of any depth
+    if len(order) > max_nodes:
+        raise ValueError(
+            f"{caller}: the graph has {len(order):,} nodes, more than max_nodes={max_nodes}, which "
+            f"Graphviz lays out in a second or two; {smaller}, or pass max_nodes={len(order)} "
+            "to draw it all the same (it may take minutes)")
+    return order
+
 # %% ../nbs/04_drawing_graphs.ipynb #dd4ca771
-def draw_graph(root, show_grad=True, rankdir="LR"):
+def draw_graph(root, show_grad=True, rankdir="LR", max_nodes=500):
     """The computational graph of `root` (a `Scalar` or a `Tensor`) as a `graphviz.Digraph`: values,
     operations, forward edges; once `backward()` has run (and with `show_grad`), also every gradient
-    and what flows back along every edge. `rankdir="TB"` stacks long graphs top to bottom."""
-    order = topological_order(root)
+    and what flows back along every edge. `rankdir="TB"` stacks long graphs top to bottom.
+    A graph of more than `max_nodes` values is refused: Graphviz would take minutes."""
+    if not isinstance(show_grad, (bool, np.bool_)):
+        raise TypeError(f"draw_graph: show_grad must be True or False, got {show_grad!r}")
+    order = _graph_of(root, "draw_graph", rankdir, max_nodes,
+                      "to draw a part, pass an intermediate node instead of the root "
+                      "(the picture shows it and everything it depends on)")
     if not show_grad or root.backwards_grad is None:
         return _digraph(order, rankdir)
     grads = {i: ("grad " + _summary(n.backwards_grad), True)
@@ -221,13 +258,16 @@ def _inline_svg(dot):
     return svg.replace("<svg ", '<svg style="display:block;max-width:100%;height:auto" ', 1)
 
 # %% ../nbs/04_drawing_graphs.ipynb #52de8ed7
-def backward_steps(root, rankdir="LR"):
+def backward_steps(root, rankdir="LR", max_nodes=40):
     """The backward pass that `root.backward()` made, one picture per node in processing order:
-    a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip."""
+    a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip.
+    A graph of more than `max_nodes` values is refused: it would make as many frames."""
+    order = _graph_of(root, "backward_steps", rankdir, max_nodes,
+                      "draw_graph(root) shows the whole pass in one picture; to step through a "
+                      "part, call backward() on an intermediate node and pass that node")
     if root.backwards_grad is None:
         raise ValueError("backward_steps draws a finished backward pass: "
                          "call root.backward() first")
-    order = topological_order(root)
     position = {id(node): i for i, node in enumerate(order)}
     sent = {(i, j): edge_gradient(node, e)  # what each node passed back along each of its edges
             for i, node in enumerate(order) for j, e in enumerate(node.prevs)}
@@ -244,10 +284,10 @@ def backward_steps(root, rankdir="LR"):
         states.append((i, {**final, **partial}, set(processed)))
         verb = "starts with" if step == 1 else "has its final"
         passes = [_passes(node, e, sent[i, j], root) for j, e in enumerate(node.prevs)]
-        captions.append(f"step {step} of {len(order)}: {_ref(node)} {verb} gradient "
-                        f"{_summary(node.backwards_grad)}; "
-                        + ("it passes " + "; ".join(passes) if passes
-                           else "a leaf, it passes nothing on"))
+        captions.append(_printable(f"step {step} of {len(order)}: {_ref(node)} {verb} gradient "
+                                   f"{_summary(node.backwards_grad)}; "
+                                   + ("it passes " + "; ".join(passes) if passes
+                                      else "a leaf, it passes nothing on")))
     # each gradient line as wide as the longest text it will ever show: one layout for all frames
     widths = {}
     for _, grads, _ in states:

@@ -1,10 +1,11 @@
 "Tests of mlfz.graph: what draw_graph and backward_steps put in the pictures, on Scalars, Tensors and bare nodes."
+import html
 import re
 
 import numpy as np
 import pytest
 
-from mlfz.autodiff import Edge, backpropagate, topological_order
+from mlfz.autodiff import Edge, backpropagate, topological_order, new_stamp
 from mlfz.graph import _FOCUS_FILL, _GRAD, BackwardSteps, backward_steps, draw_graph
 from mlfz.nn.scalar import Scalar, exp
 
@@ -13,6 +14,7 @@ class Node:
     "The engine contract and nothing else: draw_graph must not need more."
     def __init__(self, value, prevs=(), op=None, name=None):
         self.value, self.prevs, self.op, self.name, self.backwards_grad = value, list(prevs), op, name, None
+        self._stamp = new_stamp()  # the engine's check of stale graphs reads it
 
 
 def reused_graph():
@@ -26,8 +28,8 @@ def reused_graph():
 
 def test_every_operation_is_drawn():
     L = exp(reused_graph() / 4.0) - 1
-    ops = re.findall(r'^\s*o\d+ \[label=("?)(.*?)\1[ \]]', draw_graph(L).source, re.M)
-    assert sorted(op for _, op in ops) == sorted(["*", "+", "*", "/ 4", "exp", "- 1"])  # one node per operation
+    ops = re.findall(r"^\s*o\d+ \[label=<(.*?)>[ \]]", draw_graph(L).source, re.M)
+    assert sorted(ops) == sorted(["*", "+", "*", "/ 4", "exp", "- 1"])  # one node per operation
 
 
 def test_no_gradient_before_backward():
@@ -109,9 +111,137 @@ def test_steps_html_is_self_contained():
     assert "step 4 of 6" in page
 
 
+def chain(n, backward=True):
+    "A chain of `n` bare nodes, x0 -> x1 -> ..., its gradients filled in."
+    x = Node(0.0, name="x0")
+    for k in range(1, n):
+        x = Node(x.value + 1, [Edge(x, 1.0)], op="+ 1", name=f"x{k}")
+    if backward:
+        backpropagate(x, 1.0)
+    return x
+
+
 def test_deep_chain_without_recursion():
-    "The walk is iterative: a 100,000-node chain is described without a RecursionError (laying it out is not asked)."
-    x = Node(0.0)
-    for _ in range(100_000):
-        x = Node(x.value + 1, [Edge(x, 1.0)], op="+ 1")
-    assert draw_graph(x).source.count(" -> ") == 2 * 100_000
+    "The walk is iterative: a 100,000-node chain is counted, and described on request, without a RecursionError."
+    x = chain(100_001, backward=False)
+    with pytest.raises(ValueError, match="has 100,001 nodes"):
+        draw_graph(x)
+    assert draw_graph(x, max_nodes=100_001).source.count(" -> ") == 2 * 100_000
+
+
+@pytest.mark.parametrize("draw", [draw_graph, backward_steps])
+@pytest.mark.parametrize("root", [np.ones(3), [Scalar(1.0)], 2.0, None])
+def test_only_nodes_are_drawn(draw, root):
+    with pytest.raises(TypeError) as error:
+        draw(root)
+    message = str(error.value)
+    assert message.startswith(draw.__name__) and type(root).__name__ in message
+    assert "Tensor or a Scalar" in message and "Tensor(...)" in message
+
+
+def drawn(draw, root, **options):
+    "How many values `draw` drew: the boxes of draw_graph's picture, the frames of backward_steps."
+    if draw is draw_graph:
+        return len(re.findall(r"^\s*v\d+ \[", draw(root, **options).source, re.M))
+    return len(draw(root, **options))
+
+
+@pytest.mark.parametrize("draw", [draw_graph, backward_steps])
+def test_rankdir_is_one_of_graphvizs(draw):
+    L = reused_graph()
+    L.backward()
+    for rankdir in ("TB", "LR", "BT", "RL"):
+        picture = draw(L, rankdir=rankdir)
+        assert f"rankdir={rankdir}" in (picture if draw is draw_graph else picture[0]).source
+    for bad in ("XX", "lr", "", " TB", None, 1):
+        with pytest.raises(ValueError) as error:
+            draw(L, rankdir=bad)
+        message = str(error.value)
+        assert message.startswith(f"{draw.__name__}: rankdir") and repr(bad) in message
+        assert "'TB', 'LR', 'BT', 'RL'" in message
+
+
+@pytest.mark.parametrize("draw", [draw_graph, backward_steps])
+def test_max_nodes_is_a_positive_integer(draw):
+    L = reused_graph()
+    L.backward()
+    assert drawn(draw, L, max_nodes=6) == drawn(draw, L, max_nodes=np.int64(6)) == 6
+    for bad in (0, -1, 2.5, "600", True, None):
+        with pytest.raises(ValueError, match=rf"^{draw.__name__}: max_nodes .* got {re.escape(repr(bad))}$"):
+            draw(L, max_nodes=bad)
+
+
+def test_show_grad_is_true_or_false():
+    L = reused_graph()
+    L.backward()
+    assert "grad" not in draw_graph(L, show_grad=np.False_).source
+    for bad in ("no", None, 0, [False]):
+        with pytest.raises(TypeError, match=rf"^draw_graph: show_grad .* got {re.escape(repr(bad))}$"):
+            draw_graph(L, show_grad=bad)
+
+
+@pytest.mark.parametrize("draw, limit", [(draw_graph, 500), (backward_steps, 40)])
+def test_graphs_past_the_limit_are_refused(draw, limit):
+    "At most `limit` values by default (measured: laid out in about a second); a part, or more on request."
+    assert drawn(draw, chain(limit)) == limit
+    past = chain(limit + 1)
+    with pytest.raises(ValueError) as error:
+        draw(past)
+    message = str(error.value)
+    assert message.startswith(f"{draw.__name__}: the graph has {limit + 1} nodes, more than max_nodes={limit}")
+    assert f"pass max_nodes={limit + 1}" in message
+    assert ("intermediate node instead of the root" if draw is draw_graph else "draw_graph(root)") in message
+    assert drawn(draw, past.prevs[0].prev) == limit  # a part: an intermediate node and what it depends on
+    assert drawn(draw, past, max_nodes=limit + 1) == limit + 1
+
+
+# names that Graphviz would read as instructions or markup, or could not lay out at all;
+# each with the text the picture shows: itself, or for invisible characters their Python spelling
+NASTY = [(name, name) for name in (
+    r"\N", r"\G", r"\L", r"\E\T\H", r"a\lb\rc\n", "\\", "ends in \\", "ends in \\\\", 'say "hi"', "it's",
+    "<b>bold</b>", "<<table>>", "&amp;", "&#65;", "a & b", "x > y < z", "{a|b}", "two  spaces", "%3", "-> v0",
+    "∂L/∂x 🙂")] + [
+    ("tab\there", r"tab\there"), ("new\nline", r"new\nline"), ("cr\r", r"cr\r"), ("nul\x00", r"nul\x00"),
+    ("bell\x07", r"bell\x07"), ("del\x7f", r"del\x7f"), ("\u202eevil", r"\u202eevil"), ("lone \ud800", r"lone \ud800")]
+
+
+def svg_texts(svg):
+    "The texts of an SVG as a reader sees them (Graphviz writes repeated spaces as no-break spaces)."
+    return [html.unescape(t).replace("\xa0", " ") for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+
+
+def test_names_ops_and_rule_labels_show_as_written(capfd):
+    "Each nasty text as a value's name, an operation's label and a tensor rule's label: dot lays it out silently and shows it literally."
+    def rule(label):
+        def backward_fn(node, local_grad, prev):
+            return node.backwards_grad
+        backward_fn.label = label
+        return backward_fn
+    leaves = [Node(np.ones(2), name=name) for name, _ in NASTY]
+    mids = [Node(np.ones(2), [Edge(leaf, None, rule(name))], op=name) for leaf, (name, _) in zip(leaves, NASTY)]
+    root = Node(np.ones(2), [Edge(mid) for mid in mids], op="sum", name="root")
+    backpropagate(root, np.array([1.0, -1.0]))
+    svg = draw_graph(root).pipe(format="svg", encoding="utf-8")
+    assert capfd.readouterr().err == ""  # no warning from dot either
+    texts = svg_texts(svg)
+    for name, shown in NASTY:
+        assert texts.count(shown) == 3, (name, shown, texts)  # as a name, an operation and a rule
+
+
+def test_steps_show_names_as_written(capfd):
+    "Frames and captions of backward_steps: a third of the nasty names, as Scalars (21 frames)."
+    chosen = NASTY[::3]
+    total = Scalar(0.0)
+    for name, _ in chosen:
+        total = total + Scalar(2.0, name=name)
+        total.op = name
+    total.backward()
+    page = backward_steps(total)._repr_html_()
+    assert capfd.readouterr().err == ""
+    texts = svg_texts(page)
+    captions = [html.unescape(c) for c in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", page, re.S)]
+    assert len(captions) == 2 * len(chosen) + 1
+    for name, shown in chosen:
+        assert texts.count(shown) == 2 * len(captions), name  # in every frame, as a name and an operation
+        assert any(f"the {shown} node" in c for c in captions), name  # the sum it labels
+        assert any(f": {shown} has its final gradient 1;" in c for c in captions), name  # the leaf it names

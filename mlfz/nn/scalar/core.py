@@ -14,12 +14,13 @@ from numbers import Real
 
 import numpy as np
 
-from ...autodiff import Edge, backpropagate
+from ...autodiff import Edge, backpropagate, new_stamp
 
 # %% ../../../nbs/01_computational_graphs.ipynb #375203b9
 class Scalar:
     "A number that records the graph it comes from, to differentiate through it."
-    __slots__ = ("value", "prevs", "op", "name", "backwards_grad")
+    __slots__ = ("value", "prevs", "op", "name", "backwards_grad",
+                 "_stamp", "__weakref__")
     __array_ufunc__ = None  # NumPy leaves `array + Scalar` to Scalar, which refuses
 
     def __init__(self,
@@ -33,6 +34,7 @@ class Scalar:
         self.prevs = list(prevs) if prevs else []
         self.op, self.name = op, name
         self.backwards_grad = None
+        self._stamp = new_stamp()  # when it was made (chapter 3)
 
     @classmethod
     def from_random(cls,

@@ -43,7 +43,7 @@ def elementwise_node(f, op, input_a, input_b):
         if isinstance(operand, Tensor):
             # Edge(operand, local_grad, backward_fn), built fast as in tensor_node
             edge = tuple.__new__(Edge, (operand, local_grad, backward_fn))
-            if operand.value.shape != value.shape:  # stretched: chapter 14
+            if operand._value.shape != value.shape:  # stretched: chapter 14
                 edge = Edge(operand, edge, broadcast_operand_grad)
             edges.append(edge)
     return Tensor(value, edges, op)
@@ -51,12 +51,12 @@ def elementwise_node(f, op, input_a, input_b):
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #2d149c33
 def add(a, b):
     "Elementwise `a + b`."
-    a, b = elementwise_operands(a, b)
+    a, b = elementwise_operands(a, b, "+")
     return elementwise_node(np.add, "+", (a, None, None), (b, None, None))
 
 def subtract(a, b):
     "Elementwise `a - b`."
-    a, b = elementwise_operands(a, b)
+    a, b = elementwise_operands(a, b, "-")
     return elementwise_node(np.subtract, "-", (a, None, None), (b, -1.0, None))
 
 def negative(a):
@@ -72,7 +72,7 @@ Tensor.__neg__ = negative
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #19ed0329
 def multiply(a, b):
     "Elementwise `a * b`."
-    a, b = elementwise_operands(a, b)
+    a, b = elementwise_operands(a, b, "*")
     return elementwise_node(np.multiply, "*", (a, value_of(b), None),
                             (b, value_of(a), None))
 
@@ -91,7 +91,7 @@ _quotient_denominator_grad.label = "−grad · z / y"
 
 def divide(a, b):
     "Elementwise `a / b`."
-    a, b = elementwise_operands(a, b)
+    a, b = elementwise_operands(a, b, "/")
     value_b = value_of(b)
     return elementwise_node(np.divide, "/", (a, value_b, _quotient_numerator_grad),
                             (b, value_b, _quotient_denominator_grad))
@@ -112,6 +112,9 @@ def _power_exponent_grad(node, base, prev):
     if np.any(base < 0):
         raise ValueError("**: the gradient with respect to the exponent, "
                          "x**y log(x), is undefined where the base x is negative")
+    if np.any((base == 0) & (prev.value <= 0)):  # 0**y jumps (to 1 or inf) there
+        raise ValueError("**: the gradient with respect to the exponent is undefined "
+                         "where the base is 0 and the exponent is not positive")
     positive = base > 0
     log_base = np.log(np.where(positive, base, 1.0))  # no log(0) computed
     return node.backwards_grad * np.where(positive, node.value * log_base, 0.0)
@@ -132,7 +135,7 @@ def _real_power(base, exponent):
 
 def power(a, b):
     "Elementwise `a ** b`."
-    a, b = elementwise_operands(a, b)
+    a, b = elementwise_operands(a, b, "**")
     value_a, value_b = value_of(a), value_of(b)
     return elementwise_node(_real_power, "**", (a, value_b, _power_base_grad),
                             (b, value_a, _power_exponent_grad))

@@ -7,9 +7,10 @@ __all__ = ['broadcasts_to', 'broadcast_axes', 'sum_to_shape', 'broadcast_to', 'b
 
 # %% ../../../nbs/14_broadcasting.ipynb #ffa17797
 from functools import lru_cache
+import operator
 import numpy as np
 from ...autodiff import Edge, edge_gradient
-from .core import Tensor
+from .core import Tensor, as_tensor
 
 # %% ../../../nbs/14_broadcasting.ipynb #c79cb215
 def broadcasts_to(shape, target):
@@ -58,11 +59,22 @@ def _describe_sum(axes):
 _broadcast_backward.label = lambda node, prev: _describe_sum(
     broadcast_axes(prev.shape, node.shape))
 
+def _target_shape(shape):
+    "`shape` (an int or a sequence of them) as a tuple of sizes >= 0, or an error."
+    sizes = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    try:
+        sizes = tuple(operator.index(n) for n in sizes)  # integers only, as in NumPy
+    except TypeError:
+        raise TypeError(f"broadcast_to: a shape is integers, got {shape!r}") from None
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"broadcast_to: a shape has no negative sizes, got {sizes}")
+    return sizes
+
 def broadcast_to(x, shape):
     """`x` copied along new leading axes and along its size-1 axes until it has
     `shape`, as by `np.broadcast_to`."""
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(x, "broadcast_to")
+    shape = _target_shape(shape)
     if not broadcasts_to(x.shape, shape):
         raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to "
                          f"{shape} (from the right, sizes must be 1 or equal)")

@@ -24,7 +24,7 @@ def _pointwise_rule(label):
 
 def _elementwise(x, f, backward_fn, op):
     "The node y = f(x) for an elementwise NumPy `f`; its edge has `backward_fn`."
-    x = as_operand(x)
+    x = as_operand(x, op)
     return tensor_node(f(value_of(x)), op, (x, None, backward_fn))
 
 def _buffer(y, g):
@@ -125,7 +125,7 @@ def relu(x):
 from .softmax import softmax, log_softmax, logsumexp
 from .broadcasting import broadcast_to
 from .reductions import summation
-from .shape_ops import reshape, transpose
+from .shape_ops import reshape, swap_axes as transpose  # needle's transpose
 from .matmul import matmul
 
 # nbdev adds the names in `_all_` to `__all__`: these imports are public too

@@ -26,17 +26,14 @@ def _scatter_add(node, index, prev):
 _scatter_basic.label = "place into zeros"
 _scatter_add.label = "scatter-add"
 
-def _plain_index(index):
-    "`index` with every Tensor replaced by its value as integer positions."
-    if isinstance(index, tuple):
-        return tuple(map(_plain_index, index))
-    if not isinstance(index, Tensor):
-        return index
-    positions = index.value.astype(np.intp)
-    if not np.array_equal(positions, index.value):
-        raise IndexError(f"index: a Tensor index must hold whole numbers, "
-                         f"got {index.value}")
-    return positions
+def _refuse_tensors(index):
+    "An IndexError for a Tensor in `index`: its floats would be read as positions."
+    for item in index if isinstance(index, tuple) else (index,):
+        if isinstance(item, Tensor):
+            raise IndexError(
+                "index: a Tensor cannot be an index: it holds floats, so a mask made "
+                "a Tensor reads as positions 0 and 1; index with a NumPy array of "
+                "integers or booleans instead (comparisons give one: x[x > 0])")
 
 def _is_basic(index):
     "True for NumPy's basic indices (ints, slices, ..., None): nothing picked twice."
@@ -46,7 +43,7 @@ def _is_basic(index):
 
 def getitem(x, index):
     "`x[index]` for any NumPy index; the gradient scatters back, repeats adding up."
-    index = _plain_index(index)
+    _refuse_tensors(index)
     try:
         value = x.value[index]
     except IndexError as e:
@@ -55,4 +52,11 @@ def getitem(x, index):
     edge = Edge(x, local_grad=index, backward_fn=backward_fn)
     return Tensor(value, prevs=[edge], op="index")
 
+def _iterate(x):
+    "The tensors `x[0]`, `x[1]`, ... along the first axis."
+    if x.ndim == 0:
+        raise TypeError("iteration over a 0-d Tensor: it holds one number")
+    return (getitem(x, i) for i in range(len(x)))
+
 Tensor.__getitem__ = getitem
+Tensor.__iter__ = _iterate

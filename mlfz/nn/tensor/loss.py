@@ -7,15 +7,15 @@ __all__ = ['mean_squared_error', 'mean_absolute_error', 'binary_cross_entropy', 
 
 # %% ../../../nbs/22_losses.ipynb #157b6348
 import numpy as np
-from .core import Tensor, as_operand, value_of
+from .core import Tensor, as_operand, as_tensor, value_of
 from .arithmetic import tensor_node
 from .softmax import _softmax_value, _log_softmax_value
 
 # %% ../../../nbs/22_losses.ipynb #b20a43d3
 def _same_shape(loss, preds, ys):
     "`preds` as a Tensor, `ys` as an operand; a ValueError if their shapes differ."
-    preds = preds if isinstance(preds, Tensor) else Tensor(preds)  # a Tensor loss
-    ys = as_operand(ys)
+    preds = as_tensor(preds, loss)
+    ys = as_operand(ys, loss)
     preds_shape, ys_shape = np.shape(value_of(preds)), np.shape(value_of(ys))
     if preds_shape != ys_shape:
         raise ValueError(f"{loss}: preds of shape {preds_shape} and ys of shape "
@@ -113,7 +113,7 @@ _ce_targets_backward.label = "−g log softmax(z) / N"
 
 def cross_entropy(logits, labels):
     "Mean cross-entropy of `softmax(logits)` against labels (N,) or targets (N, C)."
-    logits = as_operand(logits)
+    logits = as_operand(logits, "cross_entropy")
     z = np.asarray(value_of(logits))
     if z.ndim != 2:
         raise ValueError("cross_entropy: logits must have shape (N, C), "
@@ -127,7 +127,7 @@ def cross_entropy(logits, labels):
                            (logits, labels, _ce_labels_backward))
     if raw.shape != z.shape:
         raise _labels_shape_error(n, c, raw.shape)
-    targets = as_operand(labels)
+    targets = as_operand(labels, "cross_entropy")
     value = -np.sum(raw * log_s) / n
     return tensor_node(value, "cross_entropy",
                        (logits, raw, _ce_targets_logits_backward),

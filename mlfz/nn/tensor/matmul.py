@@ -78,7 +78,7 @@ def _check_matmul_shapes(x_shape, w_shape):
 def matmul(x, w):
     """The matrix product `x @ w` with NumPy's rules for 1-D and batched operands;
     differentiable in every `Tensor` operand."""
-    x, w = as_operand(x), as_operand(w)
+    x, w = as_operand(x, "@"), as_operand(w, "@")
     x_value, w_value = value_of(x), value_of(w)
     try:
         value = np.matmul(x_value, w_value)

@@ -9,7 +9,7 @@ __all__ = ['softmax', 'log_softmax', 'logsumexp']
 import numpy as np
 from .core import as_operand, value_of
 from .arithmetic import tensor_node
-from .reductions import normalize_axes, _put_back
+from .reductions import normalize_axes, refuse_empty, _put_back
 
 # %% ../../../nbs/21_softmax.ipynb #81f43be6
 _UNDEFINED = "(+inf or nan, or every element -inf)"
@@ -47,8 +47,9 @@ _softmax_backward.label = "s ⊙ (g − Σ g ⊙ s)"
 
 def _along_axes(x, axis, op, compute, backward_fn):
     "The node `compute(x, axes)`; its edge hands the axes to `backward_fn`."
-    x = as_operand(x)
+    x = as_operand(x, op)
     axes = normalize_axes(axis, np.ndim(value_of(x)), op)
+    refuse_empty(np.shape(value_of(x)), axes, op)
     return tensor_node(compute(value_of(x), axes), op, (x, axes, backward_fn))
 
 def softmax(x, axis=-1):
@@ -79,9 +80,10 @@ _logsumexp_backward.label = "g · e^(x − ℓ)"
 
 def logsumexp(x, axis=None, keepdims=False):
     "`log(sum(exp(x)))` over `axis` (None: all), like `scipy.special.logsumexp`."
-    x = as_operand(x)
+    x = as_operand(x, "logsumexp")
     value = value_of(x)
     axes = normalize_axes(axis, np.ndim(value), "logsumexp")
+    refuse_empty(np.shape(value), axes, "logsumexp")
     shifted, m = _shift_by_max(value, axes)
     with np.errstate(divide="ignore"):  # all -inf: sum 0, and log 0 = -inf is right
         lse = np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True)) + m
