@@ -11,6 +11,7 @@ import math
 from abc import ABC, abstractmethod
 from numbers import Integral
 
+from ...autodiff import new_stamp
 from .core import Scalar, exp, log, sin, cos, tanh, sigmoid, relu
 from .core import _node, _not_finite, _operand, _real_number
 
@@ -33,6 +34,7 @@ def gradient_update(self, lr):
         _not_finite(updated, f"{value:g} - {lr:g} * {grad:g}", (value, lr, grad),
                     stacklevel=3)
     self.value = updated
+    self._stamp = new_stamp()  # graphs built before the step are out of date (chapter 3)
 
 Scalar.gradient_update = gradient_update
 
@@ -107,6 +109,7 @@ class Model(ABC):
                 raise type(error)(f"load_parameters: {name!r}: {error}") from None
         for name, value in checked.items():
             parameters[name].value = value
+            parameters[name]._stamp = new_stamp()  # graphs built before are out of date
 
 # %% ../../../nbs/05_gradient_descent.ipynb #f4a6cb38
 class GradientDescent:

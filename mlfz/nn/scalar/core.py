@@ -14,7 +14,7 @@ from numbers import Real
 
 import numpy as np
 
-from ...autodiff import Edge, backpropagate, new_stamp
+from ...autodiff import Edge, backpropagate, deepcopy_graph, new_stamp
 
 # %% ../../../nbs/01_computational_graphs.ipynb #375203b9
 class Scalar:
@@ -63,6 +63,16 @@ class Scalar:
         grad = ("" if self.backwards_grad is None
                 else f", grad={self.backwards_grad:.6g}")
         return f"Scalar({self.value:.6g}{name}{grad})"
+
+    def __reduce__(self):  # pickled as a leaf: a graph of any depth, no recursion
+        return _unpickled_leaf, (self.value, self.name, self.backwards_grad)
+
+    __deepcopy__ = deepcopy_graph  # the whole graph, without recursion (chapter 3)
+
+def _unpickled_leaf(value, name, backwards_grad):
+    leaf = Scalar(value, name=name)
+    leaf.backwards_grad = backwards_grad
+    return leaf
 
 # %% ../../../nbs/01_computational_graphs.ipynb #bbf80d2f
 def _describe(value):
