@@ -15,7 +15,7 @@ from .tensor.reductions import normalize_axes, refuse_empty, _describe_axes
 
 # %% ../../nbs/34_normalization.ipynb #9507e285
 def _checked_number(value, name, op, valid, interval):
-    "`value` as a float if it is a real number for which `valid` holds, else an error naming `op`."
+    "`value` as a float if it is a real number passing `valid`; else an error."
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{op}: {name} must be a real number, got {value!r}")
     if not valid(value):  # nan fails every comparison
@@ -29,21 +29,22 @@ def _standardize_backward(node, saved, prev):
     axes, inv_sigma = saved
     g, x_hat = node.backwards_grad, node.value
     grad = g - g.mean(axis=axes, keepdims=True)
-    grad -= x_hat * (g * x_hat).mean(axis=axes, keepdims=True)  # grad is our own array
+    grad -= x_hat * (g * x_hat).mean(axis=axes, keepdims=True)  # our own array
     grad *= inv_sigma
     return grad
 _standardize_backward.label = "(g − mean g − x̂ · mean(g ⊙ x̂)) / σ"
 
 def _standardized(x, axes, eps, op):
-    """The node x̂ = (x − μ) / √(v + eps) over `axes` of the Tensor `x`, and the mean μ and
-    biased variance v (axes kept), of which batch normalisation keeps running estimates."""
+    """The node x̂ = (x − μ) / √(v + eps) over `axes` of the Tensor `x`, and μ and
+    the biased variance v (axes kept), which batch normalisation keeps track of."""
     refuse_empty(x.shape, axes, op)
     mean = x.value.mean(axis=axes, keepdims=True)
     centered = x.value - mean
     variance = (centered * centered).mean(axis=axes, keepdims=True)
     if eps == 0 and (variance == 0).any():
-        raise ValueError(f"{op}: a slice along {_describe_axes(axes)} has all its elements "
-                         "equal, and with eps = 0 its (x − μ)/σ is 0/0; use eps > 0")
+        raise ValueError(f"{op}: a slice along {_describe_axes(axes)} has all its "
+                         "elements equal, and with eps = 0 its (x − μ)/σ is 0/0; "
+                         "use eps > 0")
     inv_sigma = 1 / np.sqrt(variance + eps)
     centered *= inv_sigma  # now x̂, in the array we just made
     node = tensor_node(centered, f"standardize {_describe_axes(axes)}",
@@ -51,29 +52,32 @@ def _standardized(x, axes, eps, op):
     return node, mean, variance
 
 def standardize(x, axis=-1, eps=1e-5):
-    "`(x − mean) / sqrt(variance + eps)` along `axis` (an int, a tuple or None for all axes)."
+    "`(x − mean) / sqrt(variance + eps)` along `axis` (int, tuple or None: all)."
     x = as_tensor(x, "standardize")
     axes = normalize_axes(axis, x.ndim, "standardize")
     return _standardized(x, axes, _eps(eps, "standardize"), "standardize")[0]
 
 # %% ../../nbs/34_normalization.ipynb #76090de2
 def _feature_shape(normalized_shape, op):
-    "`normalized_shape`, an int or a non-empty sequence of them, as a tuple of positive sizes."
-    shape = ((normalized_shape,) if isinstance(normalized_shape, (int, np.integer))
-             else normalized_shape)
-    sizes_ok = isinstance(shape, (tuple, list)) and len(shape) > 0 and all(
-        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in shape)
-    if not sizes_ok:
-        raise ValueError(f"{op}: normalized_shape must be a positive integer or a non-empty "
-                         f"tuple of them, got {normalized_shape!r}")
+    "`normalized_shape`, an int or a non-empty sequence of ints, as a tuple."
+    shape = normalized_shape
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    positive = lambda n: (isinstance(n, (int, np.integer))
+                          and not isinstance(n, bool) and n > 0)
+    if not (isinstance(shape, (tuple, list)) and shape
+            and all(map(positive, shape))):
+        raise ValueError(f"{op}: normalized_shape must be a positive integer or a "
+                         f"non-empty tuple of them, got {normalized_shape!r}")
     return tuple(int(n) for n in shape)
 
 def _check_shape(value, name, shape, op):
     if value is not None and np.shape(value) != shape:
-        raise ValueError(f"{op}: {name} must have shape {shape}, got shape {np.shape(value)}")
+        raise ValueError(f"{op}: {name} must have shape {shape}, "
+                         f"got shape {np.shape(value)}")
 
 def _affine(x_hat, weight, bias):
-    "weight ⊙ x̂ + bias with the engine's own * and +; a part that is None is left out."
+    "weight ⊙ x̂ + bias with the engine's own * and +; a None is left out."
     y = x_hat if weight is None else x_hat * weight
     return y if bias is None else y + bias
 
@@ -86,39 +90,47 @@ def _layer_normalized(x, shape, weight, bias, eps, who):
     return _affine(_standardized(x, axes, eps, who)[0], weight, bias)
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Standardize `x` over its trailing axes of `normalized_shape`, then scale by `weight` and
-    shift by `bias` (each of that shape, or None)."""
+    """Standardize `x` over its trailing axes of `normalized_shape`, then scale by
+    `weight` and shift by `bias` (each of that shape, or None)."""
     shape = _feature_shape(normalized_shape, "layer_norm")
     _check_shape(weight, "weight", shape, "layer_norm")
     _check_shape(bias, "bias", shape, "layer_norm")
-    return _layer_normalized(x, shape, weight, bias, _eps(eps, "layer_norm"), "layer_norm")
+    eps = _eps(eps, "layer_norm")
+    return _layer_normalized(x, shape, weight, bias, eps, "layer_norm")
 
 # %% ../../nbs/34_normalization.ipynb #3dadc447
+def _momentum(momentum, op):
+    in_range = lambda m: 0 <= m <= 1
+    return _checked_number(momentum, "momentum", op, in_range, "[0, 1]")
+
 def _batch_input(x, features, who):
-    "`x` as a Tensor of shape (N, features), any number of features if `features` is None."
+    "`x` as a Tensor of shape (N, features); with `features` None, any (N, C)."
     x = as_tensor(x, who)
     if x.ndim != 2 or features not in (None, x.shape[1]):
         expected = f"(N, {'C' if features is None else features})"
-        raise ValueError(f"{who}: expected an input of shape {expected}, got shape {x.shape}")
+        raise ValueError(f"{who}: expected an input of shape {expected}, "
+                         f"got shape {x.shape}")
     return x
 
 def _check_running(array, name, features, training, op):
     if array is None:
         if not training:
-            raise ValueError(f"{op}: evaluation (training=False) standardises with the "
-                             f"running estimates, but {name} is None")
+            raise ValueError(f"{op}: evaluation (training=False) standardises with "
+                             f"the running estimates, but {name} is None")
         return
     if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
-        raise TypeError(f"{op}: {name} must be a float NumPy array, got "
-                        f"{type(array).__name__} of dtype {np.asarray(array).dtype}")
+        dtype = np.asarray(array).dtype
+        raise TypeError(f"{op}: {name} must be a float NumPy array, got a "
+                        f"{type(array).__name__} of dtype {dtype}")
     if array.shape != (features,):
         raise ValueError(f"{op}: {name} must have shape ({features},), "
                          f"got shape {array.shape}")
     if training and not array.flags.writeable:
-        raise ValueError(f"{op}: {name} is read-only, but training updates it in place")
+        raise ValueError(f"{op}: {name} is read-only, but training updates it "
+                         "in place")
 
-def _batch_normalized(x, running_mean, running_var, weight, bias, training, momentum, eps,
-                      who):
+def _batch_normalized(x, running_mean, running_var, weight, bias, training,
+                      momentum, eps, who):
     if not training:
         if not (running_var + eps > 0).all():  # nan fails too
             raise ValueError(f"{who}: running_var + eps must be positive, got "
@@ -127,27 +139,30 @@ def _batch_normalized(x, running_mean, running_var, weight, bias, training, mome
         return _affine(x_hat, weight, bias)
     n = x.shape[0]
     if n == 1:
-        raise ValueError(f"{who}: expected more than 1 sample per feature when training, got "
-                         f"an input of shape {x.shape} (one sample has no batch variance)")
+        raise ValueError(f"{who}: expected more than 1 sample per feature when "
+                         f"training, got an input of shape {x.shape} (one sample "
+                         "has no batch variance)")
     x_hat, mean, variance = _standardized(x, (0,), eps, who)
-    if running_mean is not None:  # in place, as PyTorch does, and in the arrays' own dtype
+    if running_mean is not None:  # in place, as PyTorch does, in the arrays' dtype
+        unbiased = variance[0] * (n / (n - 1))
         running_mean[...] = momentum * mean[0] + (1 - momentum) * running_mean
-        running_var[...] = momentum * variance[0] * (n / (n - 1)) + (1 - momentum) * running_var
+        running_var[...] = momentum * unbiased + (1 - momentum) * running_var
     return _affine(x_hat, weight, bias)
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
-    """Standardize each feature (column) of `x` (N, C): over the batch when `training`, updating
-    the running estimates in place, else with the running estimates; then weight and bias."""
+    """Standardize each feature (column) of `x` (N, C), then scale and shift: over
+    the batch when `training` (the running estimates updated in place), else with
+    the running estimates."""
     x = _batch_input(x, None, "batch_norm")
     features = x.shape[1]
     if (running_mean is None) != (running_var is None):
-        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
-    for name, array in [("running_mean", running_mean), ("running_var", running_var)]:
-        _check_running(array, name, features, training, "batch_norm")
+        raise ValueError("batch_norm: give both running_mean and running_var, "
+                         "or neither")
+    _check_running(running_mean, "running_mean", features, training, "batch_norm")
+    _check_running(running_var, "running_var", features, training, "batch_norm")
     _check_shape(weight, "weight", (features,), "batch_norm")
     _check_shape(bias, "bias", (features,), "batch_norm")
-    momentum = _checked_number(momentum, "momentum", "batch_norm", lambda m: 0 <= m <= 1,
-                               "[0, 1]")
-    return _batch_normalized(x, running_mean, running_var, weight, bias, training, momentum,
-                             _eps(eps, "batch_norm"), "batch_norm")
+    momentum = _momentum(momentum, "batch_norm")
+    return _batch_normalized(x, running_mean, running_var, weight, bias, training,
+                             momentum, _eps(eps, "batch_norm"), "batch_norm")
