@@ -127,9 +127,14 @@ def test_layer_norm_errors():
         layer_norm(x, 3, weight=np.ones(1))  # it would broadcast: refused
     with pytest.raises(ValueError, match=r"^layer_norm: bias must have shape \(3,\), got shape \(\)"):
         layer_norm(x, 3, bias=0.5)
-    for bad in [0, -3, (), (3, 0), 3.0, True, "3", None]:
-        with pytest.raises(ValueError, match="^layer_norm: normalized_shape must be a positive integer"):
+    for bad in [0, -3, 3.0, True, "3", None]:
+        with pytest.raises(ValueError, match="^layer_norm: normalized_shape must be a positive integer, got"):
             layer_norm(x, bad)
+    for bad in [(3, 0), [2, 3.0], (np.int64(2), False)]:
+        with pytest.raises(ValueError, match="^layer_norm: each size in normalized_shape must be a positive"):
+            layer_norm(x, bad)
+    with pytest.raises(ValueError, match=r"^layer_norm: normalized_shape must name at least one axis"):
+        layer_norm(x, ())
     with pytest.raises(ValueError, match=r"^layer_norm: eps must be in"):
         layer_norm(x, 3, eps=-1)
 
