@@ -37,15 +37,15 @@ _standardize_backward.label = "(g − mean g − x̂ · mean(g ⊙ x̂)) / σ"
 
 def _standardized(x, axes, eps, op):
     """The node x̂ = (x − μ) / √(v + eps) over `axes` of the Tensor `x`, and μ and
-    the biased variance v (axes kept), which batch normalisation keeps track of."""
+    the biased variance v (axes kept), for batch normalisation's estimates."""
     refuse_empty(x.shape, axes, op)
     mean = x.value.mean(axis=axes, keepdims=True)
     centered = x.value - mean
     variance = (centered * centered).mean(axis=axes, keepdims=True)
     if eps == 0 and (variance == 0).any():
-        raise ValueError(f"{op}: a slice along {_describe_axes(axes)} has all its "
-                         "elements equal, and with eps = 0 its (x − μ)/σ is 0/0; "
-                         "use eps > 0")
+        raise ValueError(f"{op}: a slice along {_describe_axes(axes)} has all "
+                         "its elements equal, and with eps = 0 its (x − μ)/σ is "
+                         "0/0; use eps > 0")
     inv_sigma = 1 / np.sqrt(variance + eps)
     centered *= inv_sigma  # now x̂, in the array we just made
     node = tensor_node(centered, f"standardize {_describe_axes(axes)}",
@@ -82,14 +82,13 @@ def _affine(x_hat, weight, bias):
 def _layer_normalized(x, shape, weight, bias, eps, who):
     x = as_tensor(x, who)
     if x.shape[-len(shape):] != shape:
-        raise ValueError(f"{who}: an input of shape {x.shape} does not end in the "
-                         f"normalized_shape {shape}")
+        raise ValueError(f"{who}: an input of shape {x.shape} does not end in "
+                         f"the normalized_shape {shape}")
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     return _affine(_standardized(x, axes, eps, who)[0], weight, bias)
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Standardize `x` over its trailing axes of `normalized_shape`, then scale by
-    `weight` and shift by `bias` (each of that shape, or None)."""
+    "Standardize `x` over its trailing `normalized_shape` axes; scale, shift."
     shape = _feature_shape(normalized_shape, "layer_norm")
     _check_shape(weight, "weight", shape, "layer_norm")
     _check_shape(bias, "bias", shape, "layer_norm")
@@ -113,8 +112,8 @@ def _batch_input(x, features, who):
 def _check_running(array, name, features, training, op):
     if array is None:
         if not training:
-            raise ValueError(f"{op}: evaluation (training=False) standardises with "
-                             f"the running estimates, but {name} is None")
+            raise ValueError(f"{op}: evaluation (training=False) standardises "
+                             f"with the running estimates, but {name} is None")
         return
     if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
         dtype = np.asarray(array).dtype
@@ -141,17 +140,15 @@ def _batch_normalized(x, running_mean, running_var, weight, bias, training,
                          f"training, got an input of shape {x.shape} (one sample "
                          "has no batch variance)")
     x_hat, mean, variance = _standardized(x, (0,), eps, who)
-    if running_mean is not None:  # in place, as PyTorch does, in the arrays' dtype
+    if running_mean is not None:  # in place as in PyTorch, in the arrays' dtype
         unbiased = variance[0] * (n / (n - 1))
         running_mean[...] = momentum * mean[0] + (1 - momentum) * running_mean
         running_var[...] = momentum * unbiased + (1 - momentum) * running_var
     return _affine(x_hat, weight, bias)
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
-    """Standardize each feature (column) of `x` (N, C), then scale and shift: over
-    the batch when `training` (the running estimates updated in place), else with
-    the running estimates."""
+def batch_norm(x, running_mean, running_var, weight=None, bias=None,
+               training=False, momentum=0.1, eps=1e-5):
+    "Standardize each column of `x` (N, C), by batch or running statistics."
     x = _batch_input(x, None, "batch_norm")
     features = x.shape[1]
     if (running_mean is None) != (running_var is None):
@@ -170,8 +167,7 @@ def _probability(p, op):
     return _checked_number(p, "p", op, lambda p: 0 <= p < 1, "[0, 1)")
 
 def dropout(x, p=0.5, training=True, rng=None):
-    """While `training`, zero each element of `x` with probability `p` and scale
-    the others by 1/(1 − p), so that each keeps its expected value; else `x`."""
+    "Zero elements with probability `p` while training, the rest times 1/(1 − p)."
     p = _probability(p, "dropout")
     x = as_tensor(x, "dropout")
     if not training:
@@ -202,8 +198,7 @@ class LayerNorm(Module):
 
 
 class BatchNorm1d(Module):
-    """Each feature of an (N, C) input standardised over the batch while training,
-    with running estimates in evaluation, then scaled and shifted."""
+    "Batch normalisation of (N, C) inputs, with running estimates for evaluation."
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float64):
         super().__init__()
@@ -239,7 +234,7 @@ class Dropout(Module):
     def __init__(self, p=0.5, rng=None):
         super().__init__()
         self.p = _probability(p, "Dropout")
-        _generator(rng, "Dropout")  # a wrong rng fails here, not at the first call
+        _generator(rng, "Dropout")  # a wrong rng fails here, not at a first call
         self.rng = rng
 
     def forward(self, x):
