@@ -9,7 +9,7 @@ __all__ = ['standardize', 'layer_norm', 'batch_norm', 'dropout', 'LayerNorm', 'B
 from numbers import Real
 
 import numpy as np
-from .tensor.core import Tensor, as_tensor
+from .tensor.core import as_tensor
 from .tensor.arithmetic import tensor_node
 from .tensor.reductions import normalize_axes, refuse_empty, _describe_axes
 from .modules import Module, Parameter, _count, _float_dtype, _generator
