@@ -20,10 +20,13 @@ $(INSTALLED): setup.py settings.ini pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# programs pip cannot install: Graphviz's dot (pictures) and Chromium (the browser check)
+# what pip cannot install: Graphviz's dot (pictures), Chromium (the browser check) and the
+# Fashion-MNIST files of chapter 35 (Debian's dataset-fashion-mnist; no Homebrew package)
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 system-deps:
 	@tools/system-deps.sh dot graphviz graphviz
 	@tools/system-deps.sh chromium chromium chromium
+	@tools/system-deps.sh $(FASHION_MNIST) dataset-fashion-mnist
 
 export: $(INSTALLED)
 	$(BIN)/nbdev_export

@@ -6,48 +6,114 @@
 __all__ = ['finite_diff', 'gradient_check']
 
 # %% ../nbs/23_gradient_checking.ipynb #1a5b5bd7
+import math
+import numbers
+import warnings
+
 import numpy as np
+
+# %% ../nbs/23_gradient_checking.ipynb #d453286f
+def _type_name(value):
+    "The type of `value` as one writes it: `float`, `list`, `numpy.ndarray`."
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+def _check_number(func, name, value, positive=False):
+    "Refuse a step (`positive`: > 0) or a tolerance (>= 0) that is not finite."
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{func}: {name} must be a number, "
+                        f"got {_type_name(value)}")
+    if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{func}: {name} must be a finite number {bound}, "
+                         f"got {value}")
 
 # %% ../nbs/23_gradient_checking.ipynb #ef5cad50
 def finite_diff(f, x, h=1e-6):
-    "Central-difference estimate of the gradient of a scalar-valued `f` at array `x`."
-    x = np.array(x, dtype=np.float64)  # a float64 copy that we may nudge in place
+    """Central-difference gradient of a scalar-valued `f` at array `x`, nudging
+    each element `x_i` by `h * max(1, |x_i|)`."""
+    _check_number("finite_diff", "h", h, positive=True)
+    x = np.array(x, dtype=np.float64)  # a float64 copy we may nudge in place
+    steps = h * np.maximum(1.0, np.abs(x))  # in units of x beyond |x_i| = 1
     grad = np.empty_like(x)
     for idx in np.ndindex(x.shape):
-        original = x[idx]
-        x[idx] = original + h
+        original, step = x[idx], steps[idx]
+        x[idx] = original + step
         above = f(x)
-        x[idx] = original - h
+        x[idx] = original - step
         below = f(x)
         x[idx] = original
-        grad[idx] = (above - below) / (2 * h)
+        grad[idx] = (above - below) / (2 * step)
     return grad
 
 # %% ../nbs/23_gradient_checking.ipynb #c4c71444
-_upstream_rng = np.random.default_rng(0)  # seeded: a failing check fails the same way
+_upstream_rng = np.random.default_rng(0)  # seeded: a failure fails the same way
 
 def _describe_input(i, t):
     name = getattr(t, "name", None)
     named = f" ({name!r})" if name else ""
     return f"input {i}{named} of shape {np.shape(t.value)}"
 
-def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
-    "Check backward() against finite differences for each input; return the worst error."
+def _is_node(x):
+    "A Tensor or Scalar, of the package or a chapter: value, prevs, backward()."
+    backward = getattr(x, "backward", None)
+    return hasattr(x, "value") and hasattr(x, "prevs") and callable(backward)
+
+def _low_precision(t):
+    "The dtype of `t` if it is too coarse for finite differences, else None."
+    dtype = np.asarray(t.value).dtype
+    return dtype if dtype.kind == "f" and dtype.itemsize < 8 else None
+
+def _check_inputs(tensors):
+    "A TypeError for an input that is no node, a warning for a low precision."
+    for i, t in enumerate(tensors):
+        if not _is_node(t):
+            raise TypeError(f"gradient_check: input {i} is a {_type_name(t)}, "
+                            "not a Tensor or Scalar (pass constants inside f "
+                            "or as keywords)")
+        dtype = _low_precision(t)
+        if dtype is not None:
+            warnings.warn(f"gradient_check: {_describe_input(i, t)} is "
+                          f"{dtype}, so its finite differences are computed in "
+                          f"{dtype}, too coarse for a check: even a correct rule "
+                          "will likely fail; check with float64 inputs",
+                          stacklevel=3)
+
+def _evaluate(f, tensors, kwargs):
+    "`f(*tensors, **kwargs)`, which must be a node with a backward() to check."
     out = f(*tensors, **kwargs)
+    if not _is_node(out):
+        name = getattr(f, "__name__", repr(f))
+        raise TypeError(f"gradient_check: f = {name} returned a "
+                        f"{_type_name(out)}, not a Tensor or Scalar")
+    return out
+
+def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
+    """Check backward() against finite differences for each input; return the
+    largest absolute error."""
+    _check_number("gradient_check", "h", h, positive=True)
+    _check_number("gradient_check", "atol", atol)
+    _check_number("gradient_check", "rtol", rtol)
+    _check_inputs(tensors)
+    out = _evaluate(f, tensors, kwargs)
     shape = np.shape(out.value)
-    # a random upstream gradient: all ones would hide transposed or mixed-up gradients
+    # a random upstream gradient: all ones would hide transposed or mixed-up ones
     upstream = _upstream_rng.standard_normal(shape) if shape else None
     for t in tensors:
-        t.backwards_grad = None  # an input the output ignores keeps no stale gradient
+        t.backwards_grad = None  # an input the output ignores keeps no stale one
     out.backward(upstream)
 
     def loss(t, value):
-        saved, t.value = t.value, value
+        saved, stamp = t.value, t._stamp
+        t.value = value
         try:
-            result = f(*tensors, **kwargs).value
+            result = _evaluate(f, tensors, kwargs).value
         finally:
-            t.value = saved
-        return np.sum(result * upstream) if upstream is not None else float(result)
+            # the very array put back, and its stamp: graphs built before stay valid
+            t.value, t._stamp = saved, stamp
+        return float(result) if upstream is None else np.sum(result * upstream)
 
     largest = 0.0
     for i, t in enumerate(tensors):
@@ -62,13 +128,16 @@ def gradient_check(f, *tensors, h=1e-6, atol=1e-5, rtol=1e-4, **kwargs):
         if got.size == 0:
             continue
         error = np.abs(got - expected)
-        excess = np.where(np.isnan(error), np.inf, error - rtol * np.abs(expected))
+        excess = error - rtol * np.abs(expected)
+        excess = np.where(np.isnan(error), np.inf, excess)
         if not np.allclose(got, expected, rtol=rtol, atol=atol):
             worst = np.unravel_index(np.argmax(excess), error.shape)
             worst = tuple(int(k) for k in worst)
+            dtype = _low_precision(t)
+            coarse = "" if dtype is None else f" (in {dtype}: see the warning)"
             raise AssertionError(
                 f"gradient of {_describe_input(i, t)} is wrong at index {worst}: "
                 f"backward() gives {got[worst]:.6g}, "
-                f"finite differences give {expected[worst]:.6g}")
+                f"finite differences give {expected[worst]:.6g}{coarse}")
         largest = max(largest, float(error.max()))
     return largest

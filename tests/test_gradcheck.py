@@ -1,9 +1,13 @@
-"""gradient_check itself: the seed's broadcast_to / summation cases pass, deliberately wrong rules are caught by name."""
+"""gradient_check itself: the seed's broadcast_to / summation cases pass, deliberately wrong rules are caught by name,
+misuse is named, large values and float32 inputs are handled explicitly."""
+import warnings
+
 import numpy as np
 import pytest
 
 from mlfz.autodiff import Edge
 from mlfz.gradcheck import finite_diff, gradient_check
+from mlfz.nn.scalar import Scalar
 from mlfz.nn.tensor import Tensor
 from mlfz.nn.tensor.functional import broadcast_to, summation
 
@@ -133,3 +137,90 @@ def test_inputs_are_restored():
     before = x.value.copy()
     gradient_check(summation, x, axes=(0,))
     np.testing.assert_array_equal(x.value, before)
+
+
+# misuse: every mistake is named, never an AttributeError or a silent nan
+
+def test_f_returning_a_non_tensor_is_a_type_error():
+    with pytest.raises(TypeError, match=r"gradient_check: f = <lambda> returned a numpy\.ndarray, not a Tensor or Scalar"):
+        gradient_check(lambda x: x.value * 2, randn(3))
+
+    def total(x):
+        return float(x.value.sum())
+    with pytest.raises(TypeError, match=r"gradient_check: f = total returned a float, not a Tensor or Scalar"):
+        gradient_check(total, randn(3))
+
+
+@pytest.mark.parametrize("bad, type_name", [([1.0, 2.0], "list"), (np.ones(2), "numpy.ndarray"), (2.0, "float")])
+def test_an_input_that_is_not_a_tensor_is_a_type_error(bad, type_name):
+    with pytest.raises(TypeError, match=rf"gradient_check: input 1 is a {type_name}, not a Tensor or Scalar"):
+        gradient_check(lambda x, y: x * y, randn(2), bad)
+
+
+@pytest.mark.parametrize("h", [0, 0.0, -1e-6, np.nan, np.inf])
+def test_finite_diff_refuses_a_step_that_is_not_positive_and_finite(h):
+    with pytest.raises(ValueError, match=rf"finite_diff: h must be a finite number > 0, got {h!r}"):
+        finite_diff(lambda v: float(np.sum(v**2)), np.ones(2), h)
+
+
+@pytest.mark.parametrize("option, value, need", [("h", 0.0, "> 0"), ("h", np.nan, "> 0"), ("h", -1e-6, "> 0"),
+                                                 ("atol", -1e-5, ">= 0"), ("atol", np.nan, ">= 0"),
+                                                 ("rtol", -1e-4, ">= 0"), ("rtol", np.nan, ">= 0")])
+def test_gradient_check_refuses_bad_steps_and_tolerances(option, value, need):
+    with pytest.raises(ValueError, match=rf"gradient_check: {option} must be a finite number {need}, got {value!r}"):
+        gradient_check(lambda x: x * 3.0, randn(3), **{option: value})
+
+
+def test_a_step_or_tolerance_that_is_not_a_number_is_a_type_error():
+    with pytest.raises(TypeError, match=r"finite_diff: h must be a number, got str"):
+        finite_diff(np.sum, np.ones(2), "1e-6")
+    with pytest.raises(TypeError, match=r"gradient_check: atol must be a number, got str"):
+        gradient_check(lambda x: x * 3.0, randn(3), atol="0")
+    gradient_check(lambda x: x * 3.0, randn(3), h=np.float32(1e-6), atol=0, rtol=np.float64(1e-4))  # NumPy numbers are numbers
+
+
+# large values: the step is relative, h * max(1, |x_i|)
+
+def test_the_step_is_h_up_to_one_and_relative_beyond():
+    evaluated = []
+    finite_diff(lambda v: evaluated.append(float(v)) or 0.0, np.array(0.5))
+    assert evaluated == [0.5 + 1e-6, 0.5 - 1e-6]  # |x| <= 1: the absolute step h, as in the formula
+    evaluated.clear()
+    finite_diff(lambda v: evaluated.append(float(v)) or 0.0, np.array(-3e10))
+    assert evaluated == [-3e10 + 3e4, -3e10 - 3e4]  # |x| > 1: h |x|
+
+
+def test_large_values_do_not_fail_a_correct_rule():
+    # at 1e10 neighbouring float64 values are 1.9e-6 apart: a fixed step of 1e-6 really is one of 1.9e-6, and
+    # the change it makes in a sum of squares of about 1e21 is lost in the rounding of the sum
+    x = Tensor([1e10, -3e10, 2.5e10])
+    np.testing.assert_allclose(finite_diff(lambda v: np.sum(v**2), x.value), 2 * x.value, rtol=1e-8)
+    assert gradient_check(lambda x: x * x, x) <= 1e-8 * np.max(np.abs(x.value))
+    # mixed scales in one array: each element gets its own step
+    mixed = np.array([1e10, -3e10, 0.5, -2.0])
+    np.testing.assert_allclose(finite_diff(lambda v: np.sum(np.log(np.abs(v))), mixed), 1 / mixed, rtol=1e-6)
+
+
+# float32: a tensor keeps its dtype, so its finite differences are float32, too coarse: warned about and named
+
+def test_a_float32_input_is_warned_about_by_position_and_dtype():
+    x32 = Tensor(np.array([0.5, 1.5, -2.0], dtype=np.float32), name="w")
+    with pytest.warns(UserWarning, match=r"gradient_check: input 1 \('w'\) of shape \(3,\) is float32"), \
+            pytest.raises(AssertionError, match=r"input 1 \('w'\).*\(in float32: see the warning\)"):
+        gradient_check(lambda a, b: a * b, randn(3), x32)
+    with pytest.warns(UserWarning, match="is float16"), pytest.raises(AssertionError, match="in float16"):
+        gradient_check(lambda a: a * 2.0, Tensor(np.array([0.3, 1.7], dtype=np.float16)))
+
+
+def test_float64_inputs_and_scalars_are_not_warned_about():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gradient_check(lambda a, b: a * b, randn(3), randn(3))
+        gradient_check(lambda a, b: a * b, Scalar(0.5), Scalar(2.0))
+
+
+def test_a_correct_rule_fails_in_float32_and_passes_in_float64():
+    x32 = Tensor(np.array([0.5, 1.5, -2.0], dtype=np.float32))
+    with pytest.warns(UserWarning, match="float32"), pytest.raises(AssertionError, match="input 0"):
+        gradient_check(lambda x: x * x, x32)
+    assert gradient_check(lambda x: x * x, Tensor(x32.value.astype(np.float64))) < 1e-8

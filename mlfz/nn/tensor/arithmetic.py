@@ -43,7 +43,7 @@ def elementwise_node(f, op, input_a, input_b):
         if isinstance(operand, Tensor):
             # Edge(operand, local_grad, backward_fn), built fast as in tensor_node
             edge = tuple.__new__(Edge, (operand, local_grad, backward_fn))
-            if operand.value.shape != value.shape:  # stretched: chapter 14
+            if operand._value.shape != value.shape:  # stretched: chapter 14
                 edge = Edge(operand, edge, broadcast_operand_grad)
             edges.append(edge)
     return Tensor(value, edges, op)

@@ -120,7 +120,7 @@ def _unpickled_leaf(value, name, backwards_grad):
 # %% ../../../nbs/10_tensors.ipynb #bc226aa4
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
-    return x.value if isinstance(x, Tensor) else x
+    return x._value if isinstance(x, Tensor) else x  # the slot: every operation asks
 
 Tensor.__eq__ = lambda self, other: self.value == value_of(other)
 Tensor.__ne__ = lambda self, other: self.value != value_of(other)
@@ -144,18 +144,23 @@ def backward(self, grad=None, zero_grad=True):
 def _conform(node, prev, grad):
     """The contribution `grad` from `node` to its input `prev`, as `prev`'s gradient must be:
     an array of `prev`'s shape and dtype, and for a leaf its own writable array."""
+    # this runs for every edge of every backward pass: the common case costs three checks
     value = prev._value
-    if type(grad) is not np.ndarray or grad.dtype != value.dtype:
-        if not isinstance(grad, (np.ndarray, np.generic, Real)) or np.asarray(grad).dtype.kind not in "fiub":
-            raise TypeError(f"backward: the rule of {node.op!r} sent {_shown(grad)} to its "
-                            f"input of shape {value.shape}; a gradient is an array of numbers")
-        grad = np.asarray(grad, dtype=value.dtype)
+    if type(grad) is not np.ndarray or grad.dtype is not value.dtype:
+        grad = _as_gradient(node, grad, value)
     if grad.shape != value.shape:
         raise ValueError(f"backward: the rule of {node.op!r} sent a gradient of shape "
                          f"{grad.shape} to its input of shape {value.shape}")
-    if not prev.prevs and (grad is node.backwards_grad or grad.base is not None):
+    if (grad.base is not None or grad is node.backwards_grad) and not prev.prevs:
         grad = grad.copy()  # a leaf's gradient is its own: not shared, not a view
     return grad
+
+def _as_gradient(node, grad, value):
+    "`grad` (a NumPy scalar, a number, an array of another dtype) as an array of `value`'s dtype."
+    if not isinstance(grad, (np.ndarray, np.generic, Real)) or np.asarray(grad).dtype.kind not in "fiub":
+        raise TypeError(f"backward: the rule of {node.op!r} sent {_shown(grad)} to its "
+                        f"input of shape {value.shape}; a gradient is an array of numbers")
+    return np.asarray(grad, dtype=value.dtype)
 
 Tensor.backward = backward
 
