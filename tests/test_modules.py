@@ -99,6 +99,16 @@ def test_dotted_names_are_given_at_registration_and_follow_the_owner():
     source = draw_graph((net.layers(Tensor(np.ones((2, 3)))) ** 2).sum()).source
     assert "<b>0.layers.0.weight</b>" in source
 
+    shared = Linear(2, 2, rng=rng)  # registered first in `encoder`: keeps that name
+    model = Module()
+    model.encoder = Sequential(shared)
+    model.decoder = Sequential(ReLU(), shared)
+    assert shared._name == "encoder.0" and shared.weight.name == "encoder.0.weight"
+    assert model.decoder[0]._name == "decoder.0"
+    assert names(model.named_parameters()) == ["encoder.0.weight", "encoder.0.bias"]
+    with pytest.raises(ValueError, match=r"^encoder\.0 \(Linear 2→2\)"):
+        model.decoder(np.ones(3))
+
 
 def test_registration_refuses_what_would_register_in_part_or_vanish():
     m = Mixed()

@@ -40,8 +40,8 @@ def _unpickled_parameter(value, name, backwards_grad):
 
 # %% ../../nbs/31_modules.ipynb #fbd34a2b
 def _members(attr, container):
-    """`(key, member)` for the Modules and Parameters in a list, tuple or dict; none
-    for a container of other things, and a TypeError for a mix (it would be
+    """`(key, member)` for the Modules and Parameters in a list, tuple or dict;
+    none for a container of other things, and a TypeError for a mix (it would be
     registered in part)."""
     items = list(container.items() if isinstance(container, dict)
                  else enumerate(container))
@@ -50,13 +50,13 @@ def _members(attr, container):
         return []
     if not all(registrable):
         key, other = items[registrable.index(False)]
-        raise TypeError(f"the attribute {attr!r} holds Modules or Parameters, but its "
-                        f"item {key!r} is {other!r}: it would be registered only in "
-                        "part; keep the other values in another attribute")
+        raise TypeError(f"the attribute {attr!r} holds Modules or Parameters, but "
+                        f"its item {key!r} is {other!r}: it would be registered "
+                        "only in part; keep the other values in another attribute")
     for key, _ in items:
         if not isinstance(key, (str, int)) or "." in str(key) or str(key) == "":
-            raise TypeError(f"the attribute {attr!r}: a member's key must be a name "
-                            f"without dots, got {key!r}")
+            raise TypeError(f"the attribute {attr!r}: a member's key must be a "
+                            f"name without dots, got {key!r}")
     return items
 
 def _registered(module):
@@ -94,11 +94,12 @@ def _rename(x, name, seen):
 
 class Module:
     """Base class of layers and models: each Parameter and Module assigned as an
-    attribute, alone or in a list, tuple or dict, is registered in assignment order."""
+    attribute, alone or in a list, tuple or dict, is registered, in assignment
+    order."""
 
     def __init__(self):
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_buffers", {})  # buffer names in order: see below
+        object.__setattr__(self, "_buffers", {})  # buffer names: see below
         object.__setattr__(self, "_name", None)   # the dotted name in its model
 
     def forward(self, *args, **kwargs):
@@ -110,19 +111,21 @@ class Module:
 
     def __setattr__(self, attr, value):
         current = self.__dict__.get(attr)
-        for kind in (Parameter, Module):  # a registered attribute keeps its kind
-            if isinstance(current, kind) and not isinstance(value, (kind, type(None))):
-                hint = f" (to change its value, set {attr}.value)" * (kind is Parameter)
-                raise TypeError(f"{attr!r} holds a {kind.__name__} and cannot be set "
-                                f"to an object of type {type(value).__name__}: "
-                                f"assign a {kind.__name__} or None{hint}")
+        kind = next((k for k in (Parameter, Module) if isinstance(current, k)),
+                    None)
+        if kind and not isinstance(value, (kind, type(None))):  # it keeps its kind
+            hint = f" (to change it, set {attr}.value)" * (kind is Parameter)
+            raise TypeError(f"{attr!r} holds a {kind.__name__} and cannot be set "
+                            f"to an object of type {type(value).__name__}: assign "
+                            f"a {kind.__name__} or None{hint}")
         if attr in self.__dict__.get("_buffers", ()):
             value = _buffer_array(attr, value)
         elif isinstance(value, (Parameter, Module, list, tuple, dict)):
             if isinstance(value, (Parameter, Module)):
                 members = [(attr, value)]
             else:
-                members = [(f"{attr}.{key}", m) for key, m in _members(attr, value)]
+                members = [(f"{attr}.{key}", member)
+                           for key, member in _members(attr, value)]
             if members and "_name" not in self.__dict__:
                 raise AttributeError(
                     f"cannot assign {attr!r} before Module.__init__() ran: start "
@@ -141,8 +144,8 @@ class Module:
 # %% ../../nbs/31_modules.ipynb #df06b147
 def _walk(module, prefix, seen):
     """`(dotted name, Parameter or buffer, owner)` in PyTorch's order: the module's
-    parameters, its buffers, then each child in turn (a list of Parameters counts as
-    one child); `seen` (ids) skips repeated modules, `None` gives every name."""
+    parameters, its buffers, then each child in turn (a list of Parameters counts
+    as one child); `seen` (ids) skips repeated modules, `None` gives every name."""
     children = []
     for name, value, direct in _registered(module):
         if direct and isinstance(value, Parameter):
@@ -159,27 +162,26 @@ def _walk(module, prefix, seen):
                 seen.add(id(value))
             yield from _walk(value, prefix + name + ".", seen)
 
-def named_parameters(self):
-    "`(dotted name, Parameter)` for each parameter; a shared one once, by its first name."
+def _first_names(entries, kind):
+    "Each value of `kind` in `entries` once, as `(its first name, value)`."
     found, result = set(), []
-    for name, value, _ in _walk(self, "", {id(self)}):
-        if isinstance(value, Parameter) and id(value) not in found:
+    for name, value, *_ in entries:
+        if isinstance(value, kind) and id(value) not in found:
             found.add(id(value))
             result.append((name, value))
     return result
+
+def named_parameters(self):
+    "`(dotted name, Parameter)` for each parameter; a shared one once, first name."
+    return _first_names(_walk(self, "", {id(self)}), Parameter)
 
 def parameters(self):
     "Every Parameter of the module and its submodules, each once."
     return [p for _, p in self.named_parameters()]
 
 def named_children(self):
-    "`(name, Module)` for the direct submodules, those in lists, tuples and dicts too."
-    found, result = set(), []
-    for name, value, _ in _registered(self):
-        if isinstance(value, Module) and id(value) not in found:
-            found.add(id(value))
-            result.append((name, value))
-    return result
+    "`(name, Module)` for the direct submodules, in lists, tuples and dicts too."
+    return _first_names(_registered(self), Module)
 
 def children(self):
     "The direct submodules, each once."
@@ -227,13 +229,13 @@ def _float_dtype(dtype, who):
     return dtype
 
 def _count(n, what, who):
-    "`n` as an int, if it is a positive integer (`what`, `who`: its name, the caller)."
+    "`n` as an int if it is a positive integer (`what`: its name, `who`: caller)."
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{who}: {what} must be a positive integer, got {n!r}")
     return int(n)
 
 def _label(self, what):
-    "`what` (say 'Linear 3→2') after the module's dotted name in its model, if any."
+    "`what` (say 'Linear 3→2') after the module's dotted name, if it has one."
     return f"{self._name} ({what})" if self._name else what
 
 Module._label = _label
@@ -259,14 +261,15 @@ class Linear(Module):
     def forward(self, x):
         if np.ndim(x) == 0 or np.shape(x)[-1] != self.in_features:
             what = f"Linear {self.in_features}→{self.out_features}"
-            raise ValueError(f"{self._label(what)} got input of shape {np.shape(x)}; "
-                             f"its last axis must have {self.in_features} features")
+            raise ValueError(f"{self._label(what)} got input of shape "
+                             f"{np.shape(x)}; its last axis must have "
+                             f"{self.in_features} features")
         out = x @ self.weight
         return out if self.bias is None else out + self.bias
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (f"in_features={self.in_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
 
 # %% ../../nbs/31_modules.ipynb #b37299e1
 class Sequential(Module):
@@ -276,7 +279,7 @@ class Sequential(Module):
         super().__init__()
         for i, module in enumerate(modules):
             if not isinstance(module, Module):
-                hint = " (wrap a function in a Module, e.g. ReLU())" * callable(module)
+                hint = " (wrap a function in a Module: ReLU())" * callable(module)
                 raise TypeError(f"Sequential: argument {i} is a "
                                 f"{type(module).__name__}, not a Module{hint}")
             setattr(self, str(i), module)
@@ -368,7 +371,7 @@ Module.extra_repr, Module.__repr__ = extra_repr, __repr__
 
 # %% ../../nbs/31_modules.ipynb #e78fe704
 def train(self, mode=True):
-    "Put the module and every submodule in training mode (`mode=False`: evaluation)."
+    "Put the module and its submodules in training mode (`False`: evaluation)."
     if not isinstance(mode, bool):
         raise TypeError(f"train: mode must be True or False, got {mode!r}")
     for module in self.modules():
@@ -392,7 +395,8 @@ def register_buffer(self, name, array):
     """Keep `array` as the buffer `name`: state saved in `state_dict` with the
     parameters, but not trained. Assigning to `name` later replaces the array."""
     if not isinstance(name, str) or not name.isidentifier():
-        raise KeyError(f"register_buffer: the name must be an identifier, got {name!r}")
+        raise KeyError(f"register_buffer: the name must be an identifier, "
+                       f"got {name!r}")
     if name in vars(self) and name not in self._buffers:
         raise KeyError(f"register_buffer: the attribute {name!r} already exists")
     array = _buffer_array(name, array)
@@ -401,8 +405,7 @@ def register_buffer(self, name, array):
 
 def named_buffers(self):
     "`(dotted name, array)` for every buffer of the module and its submodules."
-    return [(name, value) for name, value, _ in _walk(self, "", {id(self)})
-            if not isinstance(value, Parameter)]
+    return _first_names(_walk(self, "", {id(self)}), np.ndarray)
 
 def buffers(self):
     "Every buffer of the module and its submodules."
@@ -413,28 +416,31 @@ for _method in [register_buffer, named_buffers, buffers]:
 
 # %% ../../nbs/31_modules.ipynb #aa4a5f81
 def state_dict(self):
-    """Dotted name → a copy of the array, for every parameter and buffer in PyTorch's
-    order (a shared parameter under each of its names)."""
+    """Dotted name → a copy of the array, for every parameter and buffer in
+    PyTorch's order (a shared parameter under each of its names)."""
     return OrderedDict(
         (name, np.array(value.value if isinstance(value, Parameter) else value))
         for name, value, _ in _walk(self, "", None))
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_IncompatibleKeys = namedtuple("IncompatibleKeys",
+                               ["missing_keys", "unexpected_keys"])
 
 def load_state_dict(self, state, strict=True):
     """Copy the arrays of `state` into the module's parameters and buffers, each
     keeping its dtype; return `(missing_keys, unexpected_keys)`. A call that raises
     changes nothing."""
     if not isinstance(state, Mapping):
-        raise TypeError(f"load_state_dict: expected a mapping from names to arrays, "
-                        f"got a {type(state).__name__}")
-    targets = {name: (value, owner) for name, value, owner in _walk(self, "", None)}
+        raise TypeError(f"load_state_dict: expected a mapping from names to "
+                        f"arrays, got a {type(state).__name__}")
+    targets = {name: (value, owner)
+               for name, value, owner in _walk(self, "", None)}
     missing = [name for name in targets if name not in state]
     unexpected = [name for name in state if name not in targets]
     if strict and (missing or unexpected):
         problems = [f"missing keys {missing}"] * bool(missing) + [
             f"unexpected keys {unexpected}"] * bool(unexpected)
-        raise KeyError(f"load_state_dict: {' and '.join(problems)}; nothing was loaded")
+        raise KeyError(f"load_state_dict: {' and '.join(problems)}; "
+                       "nothing was loaded")
     arrays, mismatched = {}, []
     for name, value in state.items():
         if name not in targets:
@@ -468,7 +474,7 @@ def _npz_path(path):
     path = os.fspath(path)
     return path if path.endswith(".npz") else path + ".npz"
 
-_SAVEZ_KEYWORDS = ("file", "allow_pickle")  # np.savez's own arguments: no array names
+_SAVEZ_KEYWORDS = ("file", "allow_pickle")  # np.savez's arguments: no array names
 
 def save(self, path):
     """Write `state_dict()` to the `.npz` file `path`, without pickle, through a
@@ -514,9 +520,9 @@ def load(self, path, strict=True):
             try:
                 state[name] = archive[name]
             except ValueError:  # an array of objects: reading it would unpickle
-                raise ValueError(f"load: {name!r} in {path!r} is a pickled object, "
-                                 "which is not loaded: unpickling can run any code"
-                                 ) from None
+                raise ValueError(f"load: {name!r} in {path!r} is a pickled "
+                                 "object, which is not loaded: unpickling can "
+                                 "run any code") from None
     return self.load_state_dict(state, strict)
 
 Module.save, Module.load = save, load
