@@ -215,6 +215,13 @@ def _first_line(obj):
     return (inspect.getdoc(obj) or "").splitlines()[0].replace("|", "\\|")
 
 
+def _readable(signature):
+    "A signature as it is written in code: `dtype=np.float64`, `metrics=(accuracy,)`, not reprs."
+    text = re.sub(r"<class '(?:numpy\.)(\w+)'>", r"np.\1", str(signature))
+    text = re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", text)
+    return re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", text)
+
+
 def api_entry(name, obj):
     "The reference entry of `obj`: a heading, the signature as it is called, the docstring, a class's members."
     import inspect
@@ -222,7 +229,7 @@ def api_entry(name, obj):
     if isinstance(obj, type) and obj.__module__.startswith("mlfz.") and obj.__doc__ is None:
         return f"### `{name}`\n"
     try:
-        signature = f"{name}{inspect.signature(obj)}" if callable(obj) else f"{name} = {obj!r}"
+        signature = f"{name}{_readable(inspect.signature(obj))}" if callable(obj) else f"{name} = {obj!r}"
     except (TypeError, ValueError):  # a builtin without a signature
         signature = name
     entry = [f"### `{name}`", f"```python\n{signature}\n```", inspect.getdoc(obj) or ""]
