@@ -254,7 +254,7 @@ class Linear(Module):
     "The layer `x @ weight + bias`, `weight` of shape (in, out)."
 
     def __init__(self, in_features, out_features, bias=True, rng=None,
-                 dtype="float64"):
+                 dtype=np.float64):
         super().__init__()
         self.in_features = _count(in_features, "in_features", "Linear")
         self.out_features = _count(out_features, "out_features", "Linear")
