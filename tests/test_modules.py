@@ -376,6 +376,8 @@ def test_linear_shapes_dtype_and_bias():
     assert layer.in_features == 4 and layer.out_features == 3
     half = Linear(4, 3, rng=rng, dtype=np.float32)
     assert half.weight.dtype == half.bias.dtype == np.float32
+    assert Linear(4, 3, rng=rng, dtype="float32").weight.dtype == np.float32  # any NumPy spelling
+    assert Linear(4, 3, rng=rng).weight.dtype == np.float64
     assert Linear(4, 3, bias=False, rng=rng).bias is None
     assert names(Linear(4, 3, bias=False, rng=rng).named_parameters()) == ["weight"]
     x = rng.standard_normal((5, 4))
@@ -521,3 +523,16 @@ def test_a_deep_copy_is_independent_and_keeps_parameters():
     twin[0].weight.value = np.zeros((2, 3))
     assert not np.array_equal(model[0].weight.value, np.zeros((2, 3)))
     assert names(twin.named_parameters()) == names(model.named_parameters())
+
+
+def test_the_public_names_are_the_contracts_and_hide_no_builtin():
+    import mlfz.nn.modules as modules
+    assert modules.__all__ == ["Parameter", "Module", "Linear", "Sequential", "ReLU", "Tanh", "Sigmoid",
+                               "Flatten", "Residual"]
+    namespace = {}
+    exec("from mlfz.nn.modules import *", namespace)
+    assert "eval" not in namespace and "load" not in namespace
+    for name in ["parameters", "named_parameters", "children", "modules", "zero_grad", "train", "eval",
+                 "state_dict", "load_state_dict", "save", "load", "register_buffer"]:
+        method = getattr(Module, name)
+        assert method.__name__ == name and method.__qualname__ == f"Module.{name}" and method.__doc__
