@@ -6,6 +6,7 @@
 3. translate Quarto cell options into myst-nb tags and add the table of contents and API reference;
 4. render with Sphinx + myst-nb + sphinx-book-theme, warnings as errors, MathJax served locally.
 """
+import html
 import os
 import re
 import shutil
@@ -139,6 +140,56 @@ def link_chapter_references(markdown, stems):
     return "".join(pieces)
 
 
+MODULE_NAME = re.compile(r"\bmlfz(?:\.\w+)+")
+
+
+def module_owners(notebooks):
+    "Which notebook writes each module: `mlfz.nn.tensor.core` -> `10_tensors`."
+    owners = {}
+    for path in notebooks:
+        for cell in nbformat.read(NBS / path.name, as_version=4).cells:
+            if cell.cell_type == "code" and (m := re.search(r"^#\|\s*default_exp\s+(\S+)", cell.source, re.M)):
+                owners["mlfz." + m.group(1).removesuffix(".__init__")] = path.stem
+    return owners
+
+
+def builds_on(stem, notebooks):
+    "The chapters whose code this chapter's code imports, in reading order (read from its imports)."
+    owners, used = module_owners(notebooks), set()
+    for cell in nbformat.read(NBS / f"{stem}.ipynb", as_version=4).cells:
+        if cell.cell_type == "code":
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith(("from mlfz", "import mlfz")):
+                    for name in MODULE_NAME.findall(line):
+                        while name not in owners and "." in name:
+                            name = name.rsplit(".", 1)[0]
+                        used.add(owners.get(name))
+    return sorted(s for s in used if s and s != stem)
+
+
+def needs_line(stem, notebooks):
+    "The line under a chapter's title that says what it builds on, each chapter a link."
+    # raw HTML: the line sits in a <p> of its own, where Markdown links are not read
+    chapters = [f'<a href="{s}.html">{chapter_number(s)}. {html.escape(_title(s))}</a>'
+                for s in builds_on(stem, notebooks)]
+    return ("Builds on " + ", ".join(chapters) + "." if chapters
+            else "Needs nothing but Python and NumPy.")
+
+
+def reading_map(notebooks):
+    "The index's table of every chapter: its number, what it teaches, what it builds on."
+    rows = []
+    for path in notebooks:
+        if path.stem == "index":
+            continue
+        needs = ", ".join(str(chapter_number(s)) for s in builds_on(path.stem, notebooks)) or "–"
+        rows.append(f"| {chapter_number(path.stem)} | [{_title(path.stem)}]({path.stem}.ipynb) | "
+                    f"{_summary(path.stem)} | {needs} |")
+    return ("## Reading map\n\nEvery chapter in reading order, with what it teaches and the chapters "
+            "whose code it uses (read from its imports, so the map cannot drift from the code).\n\n"
+            "| | chapter | what it teaches | builds on |\n|---|---|---|---|\n" + "\n".join(rows))
+
+
 def to_myst(path, notebooks):
     "Turn nbdev's Quarto-flavoured notebook into one myst-nb renders the same way."
     nb = nbformat.read(path, as_version=4)
@@ -148,8 +199,12 @@ def to_myst(path, notebooks):
         if cell.cell_type == "raw" and source.startswith("---"):
             front = yaml.safe_load(source.strip().strip("-"))
             summary = f'\n\n<p class="chapter-summary">{front["description"]}</p>' if front.get("description") else ""
-            number = "" if path.stem == "index" else f"{chapter_number(path.stem)}. "
-            cells.append(nbformat.v4.new_markdown_cell(f"# {number}{front['title']}{summary}"))
+            if path.stem == "index":
+                cells.append(nbformat.v4.new_markdown_cell(f"# {front['title']}{summary}"))
+            else:
+                needs = f'\n\n<p class="chapter-needs">{needs_line(path.stem, notebooks)}</p>'
+                cells.append(nbformat.v4.new_markdown_cell(
+                    f"# {chapter_number(path.stem)}. {front['title']}{summary}{needs}"))
             continue
         if not source.strip():
             continue
@@ -168,6 +223,7 @@ def to_myst(path, notebooks):
         cells.append(cell)
     nb.cells = cells
     if path.stem == "index":
+        nb.cells.append(nbformat.v4.new_markdown_cell(reading_map(notebooks)))
         nb.cells.append(nbformat.v4.new_markdown_cell(table_of_contents(notebooks)))
     nbformat.write(nb, SOURCE / path.name)
 
@@ -222,6 +278,15 @@ def _readable(signature):
     return re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", text)
 
 
+def _call_form(name, signature):
+    "`name(parameters)` on one line, or one parameter a line where one line would overflow the column."
+    one_line = f"{name}{_readable(signature)}"
+    if len(one_line) <= 80:
+        return one_line
+    parameters = [_readable(signature.replace(parameters=[p])).strip("()") for p in signature.parameters.values()]
+    return f"{name}(\n" + "".join(f"    {p},\n" for p in parameters) + ")"
+
+
 def api_entry(name, obj):
     "The reference entry of `obj`: a heading, the signature as it is called, the docstring, a class's members."
     import inspect
@@ -229,7 +294,7 @@ def api_entry(name, obj):
     if isinstance(obj, type) and obj.__module__.startswith("mlfz.") and obj.__doc__ is None:
         return f"### `{name}`\n"
     try:
-        signature = f"{name}{_readable(inspect.signature(obj))}" if callable(obj) else f"{name} = {obj!r}"
+        signature = _call_form(name, inspect.signature(obj)) if callable(obj) else f"{name} = {obj!r}"
     except (TypeError, ValueError):  # a builtin without a signature
         signature = name
     entry = [f"### `{name}`", f"```python\n{signature}\n```", inspect.getdoc(obj) or ""]
@@ -240,6 +305,14 @@ def api_entry(name, obj):
         if rows:
             entry.append("| member | what it does |\n|---|---|\n" + "\n".join(rows))
     return "\n\n".join(entry) + "\n"
+
+
+def _summary(stem):
+    "A chapter's one-line summary: the `> ...` line under its title."
+    for cell in nbformat.read(NBS / f"{stem}.ipynb", as_version=4).cells:
+        if cell.cell_type == "markdown" and (m := re.search(r"^>\s*(.+)$", cell.source, re.M)):
+            return m.group(1).strip()
+    return ""
 
 
 def _title(stem):
