@@ -7,6 +7,7 @@ __all__ = ['describe_rule', 'draw_graph', 'BackwardSteps', 'backward_steps']
 
 # %% ../nbs/04_drawing_graphs.ipynb #3298d0f4
 import html
+import math
 import re
 
 import graphviz
@@ -104,17 +105,18 @@ _PRINTED = "<style>@media print{.mlfz-picture svg{min-width:0!important}}</style
 
 def _inline_svg(dot):
     """The SVG of `dot` to inline in a page: no XML header, no ids (they would clash between
-    pictures), no titles (tooltips of internal ids); as wide as its box, but at most its natural width
-    and at least the width at which its smallest text is `_LEGIBLE` pixels."""
+    pictures), no titles (tooltips of internal ids); as wide as its box, but at most its natural
+    width and at least the width at which its smallest text is `_LEGIBLE` pixels."""
     svg = dot.pipe(format="svg", encoding="utf-8")
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg, flags=re.S)
-    natural = float(re.search(r'width="([\d.]+)pt"', svg)[1]) * 4 / 3  # CSS: 1pt = 4/3 px
-    units = float(re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+)', svg)[1])
+    width, height = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', svg).groups()
+    # Graphviz rounds the size to whole points: the exact one keeps the scale the same both ways
+    svg = re.sub(r'width="[\d.]+pt" height="[\d.]+pt"', f'width="{width}pt" height="{height}pt"', svg, 1)
     smallest = min(map(float, re.findall(r'font-size="([\d.]+)"', svg)), default=_LEGIBLE)
-    legible = _LEGIBLE * units / smallest  # the width at which the smallest text is _LEGIBLE px
-    style = (f"display:block;width:100%;max-width:{natural:.0f}px;min-width:{legible:.0f}px;"
-             "height:auto")
+    natural = float(width) * 4 / 3  # CSS: 1pt = 4/3 px
+    legible = math.ceil(_LEGIBLE * float(width) / smallest)  # the smallest text at _LEGIBLE px
+    style = f"display:block;width:100%;max-width:{natural:.0f}px;min-width:{legible}px;height:auto"
     return svg.replace("<svg ", f'<svg style="{style}" ', 1)
 
 class _Picture(graphviz.Digraph):
@@ -147,8 +149,8 @@ def _cell(lines, prefix=""):
 
 def _value_label(node, grad=None, cell=None, stacked=False):
     """The HTML label of a value node: name and value, then its gradient `(prefix, lines, final)` if
-    any. `cell` = (width, height) reserves room for the gradient: it moves nothing when it appears.
-    `stacked` puts a scalar's name above its number, for pictures that must stay narrow."""
+    any. `cell` = (width, height) reserves room for the gradient, so that it moves nothing when it
+    appears (a cell grows if its text needs more). `stacked` puts a scalar's name above its number, for pictures that must stay narrow."""
     # a no-break space after the name: browsers drop a plain space at the start of an SVG text
     name = f"<b>{_html(node.name)}</b>" if getattr(node, "name", None) else ""
     if _is_tensor(node):
@@ -161,7 +163,7 @@ def _value_label(node, grad=None, cell=None, stacked=False):
     cells = [f"<td>{text}</td>" for text in texts]
     if grad is not None or cell is not None:
         prefix, lines, final = grad or ("", [], True)
-        size = "" if cell is None else f' fixedsize="true" width="{cell[0]}" height="{cell[1]}"'
+        size = "" if cell is None else f' width="{cell[0]}" height="{cell[1]}"'  # at least
         color = _GRAD if final else _PENDING
         font = f'<font color="{color}" point-size="9">{_cell(lines, prefix)}</font>' if lines else ""
         cells.append(f"<td{size}>{font}</td>")
@@ -331,6 +333,11 @@ _CAPTION = (f"font:13px/1.4 {_FONT},Arial,sans-serif;color:{_INK};text-align:lef
 _HINT = f"font:12px {_FONT},Arial,sans-serif;color:#868e96;margin:0 0 4px"
 
 # %% ../nbs/04_drawing_graphs.ipynb #52de8ed7
+def _text_width(text, size=9):
+    "A little more than the width of `text` in Helvetica of `size` points (0.28 em to 0.94 em a letter)."
+    return size * sum(0.3 if c in " .,:;[]()-'|ilfjt" else 0.62 if c.isascii() and c not in "mwMW"
+                      else 1.0 for c in text)
+
 def backward_steps(root, rankdir="LR", max_nodes=40):
     """The backward pass that `root.backward()` made, one picture per node in processing order:
     a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip.
@@ -366,8 +373,8 @@ def backward_steps(root, rankdir="LR", max_nodes=40):
     for _, grads, _ in states:
         for k, (prefix, lines, _) in grads.items():
             width, height = cells.get(k, (0, 0))
-            longest = len(prefix) + 1 + max(map(len, lines))
-            cells[k] = max(width, round(4.7 * longest) + 4), max(height, 12 * len(lines))
+            longest = _text_width(prefix + " ") + max(map(_text_width, lines))
+            cells[k] = max(width, round(longest) + 4), max(height, 12 * len(lines))
     frames = [_digraph(order, rankdir, grads, flows, seen, focus=i, cells=cells)
               for i, grads, seen in states]
     return BackwardSteps(frames, captions, [order[i] for i, _, _ in states])
