@@ -65,8 +65,8 @@ def _ref(node):
     return f"the leaf {node.value.shape if _is_tensor(node) else _num(node.value)}"
 
 def describe_rule(node, edge):
-    """In a few words (or None), the rule that turns `g`, the gradient of `node`, into what flows
-    back along `edge`: the `label` of its backward function, or what the edge stores, spelled out."""
+    """In a few words (or None), the rule that turns `g`, the gradient of `node`, into what
+    flows back along `edge`: its backward function's `label`, or what the edge stores, spelled out."""
     fn, local = edge.backward_fn, edge.local_grad
     if fn is not None:
         label = getattr(fn, "label", None)
@@ -112,7 +112,8 @@ def _inline_svg(dot):
     svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg, flags=re.S)
     width, height = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', svg).groups()
     # Graphviz rounds the size to whole points: the exact one keeps the scale the same both ways
-    svg = re.sub(r'width="[\d.]+pt" height="[\d.]+pt"', f'width="{width}pt" height="{height}pt"', svg, 1)
+    size = f'width="{width}pt" height="{height}pt"'
+    svg = re.sub(r'width="[\d.]+pt" height="[\d.]+pt"', size, svg, count=1)
     smallest = min(map(float, re.findall(r'font-size="([\d.]+)"', svg)), default=_LEGIBLE)
     natural = float(width) * 4 / 3  # CSS: 1pt = 4/3 px
     legible = math.ceil(_LEGIBLE * float(width) / smallest)  # the smallest text at _LEGIBLE px
@@ -122,8 +123,8 @@ def _inline_svg(dot):
 class _Picture(graphviz.Digraph):
     "A `graphviz.Digraph` that a notebook shows inline, at a legible size, in a box of its own."
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        return {"text/html": f'{_PRINTED}<div class="mlfz-picture" style="overflow-x:auto">'
-                             f"{_inline_svg(self)}</div>"}
+        box = '<div class="mlfz-picture" style="overflow-x:auto;break-inside:avoid">'
+        return {"text/html": f"{_PRINTED}{box}{_inline_svg(self)}</div>"}
 
 # %% ../nbs/04_drawing_graphs.ipynb #ad2525d7
 _FONT = "Helvetica"
@@ -136,21 +137,22 @@ _MUTED = "#868e96"        # constants: no gradient reaches them
 _INFIX = ("+", "-", "*", "/", "**", "@")  # Python's binary operators: two operands each
 
 def _cell(lines, prefix=""):
-    """Lines of text as the content of one label cell: a single line as it is; several left-aligned
-    one under the other (their leading spaces kept, they align NumPy's rows), `prefix` beside them."""
+    """Lines of text as the content of one label cell: a single line as it is; several left-aligned,
+    one under the other (leading spaces kept: they align NumPy's rows), with `prefix` beside them."""
     if len(lines) == 1:
         return _html(f"{prefix} {lines[0]}" if prefix else lines[0])
-    rows = "".join(re.sub(r"^ +", lambda m: "&#160;" * len(m[0]), _html(line)) + "<br align='left'/>"
-                   for line in lines)
+    kept = lambda line: re.sub(r"^ +", lambda spaces: "&#160;" * len(spaces[0]), _html(line))
+    rows = "".join(kept(line) + "<br align='left'/>" for line in lines)
     if not prefix:
         return rows
-    return (f"<table border='0' cellspacing='0' cellpadding='0'><tr><td valign='top'>{_html(prefix)}"
-            f"&#160;</td><td>{rows}</td></tr></table>")
+    return ("<table border='0' cellspacing='0' cellpadding='0'><tr>"
+            f"<td valign='top'>{_html(prefix)}&#160;</td><td>{rows}</td></tr></table>")
 
 def _value_label(node, grad=None, cell=None, stacked=False):
     """The HTML label of a value node: name and value, then its gradient `(prefix, lines, final)` if
     any. `cell` = (width, height) reserves room for the gradient, so that it moves nothing when it
-    appears (a cell grows if its text needs more). `stacked` puts a scalar's name above its number, for pictures that must stay narrow."""
+    appears (a cell grows if its text needs more). `stacked` puts a scalar's name above its number,
+    for pictures that must stay narrow."""
     # a no-break space after the name: browsers drop a plain space at the start of an SVG text
     name = f"<b>{_html(node.name)}</b>" if getattr(node, "name", None) else ""
     if _is_tensor(node):
@@ -165,7 +167,8 @@ def _value_label(node, grad=None, cell=None, stacked=False):
         prefix, lines, final = grad or ("", [], True)
         size = "" if cell is None else f' width="{cell[0]}" height="{cell[1]}"'  # at least
         color = _GRAD if final else _PENDING
-        font = f'<font color="{color}" point-size="9">{_cell(lines, prefix)}</font>' if lines else ""
+        text = _cell(lines, prefix) if lines else ""
+        font = f'<font color="{color}" point-size="9">{text}</font>' if text else ""
         cells.append(f"<td{size}>{font}</td>")
     rows = "".join(f"<tr>{c}</tr>" for c in cells)
     return f"<<table border='0' cellborder='0' cellspacing='0' cellpadding='0'>{rows}</table>>"
@@ -173,9 +176,9 @@ def _value_label(node, grad=None, cell=None, stacked=False):
 def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cells={}):
     """The picture of the nodes in `order` (a topological order), each known by its position in it.
     grads: position -> (prefix, lines, final) of its gradient; flows: (position, edge index) ->
-    backward edge label; processed: positions whose backward edges are visible (None: all; the others
-    are laid out but invisible); focus: the position being processed; cells: position -> size of its
-    gradient line."""
+    backward edge label; processed: positions whose backward edges are visible (None: all; the
+    others are laid out but invisible); focus: the position being processed; cells: position -> size
+    of its gradient cell."""
     stacked = rankdir in ("TB", "BT")  # a picture that grows downwards must stay narrow
     dot = _Picture(
         graph_attr=dict(rankdir=rankdir, nodesep="0.06" if stacked else "0.12", ranksep="0.2",
@@ -202,8 +205,9 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         if not node.prevs:
             continue
         op = getattr(node, "op", None)
-        ops.node(f"o{i}", f"<{_html(op or 'op')}>", **(dict(color=_GRAD, penwidth="2") if focused else {}))
-        if _is_tensor(node) and op in _INFIX and len(node.prevs) == 1:  # the other operand: a constant
+        ops.node(f"o{i}", f"<{_html(op or 'op')}>",
+                 **(dict(color=_GRAD, penwidth="2") if focused else {}))
+        if _is_tensor(node) and op in _INFIX and len(node.prevs) == 1:  # the other: a constant
             constants.node(f"k{i}", "constant")
             constants.edge(f"k{i}", f"o{i}")
         forward.append((f"o{i}", f"v{i}"))
@@ -318,7 +322,7 @@ class BackwardSteps:
                 f'<figure class="mlfz-picture" style="{_FIGURE}"><figcaption style="{_CAPTION}">'
                 f'<b>{html.escape(step)}</b>: {html.escape(text)}</figcaption>'
                 f'{_inline_svg(frame)}</figure>')
-        hint = f"the backward pass in {len(self)} steps, one per node, in the order the engine takes them"
+        hint = f"the backward pass in {len(self)} steps, one per node, in the engine's order"
         return (f'{_PRINTED}<div style="{_HINT}">{hint}</div>'
                 f'<div style="{_STRIP}">{"".join(figures)}</div>')
 
@@ -334,7 +338,7 @@ _HINT = f"font:12px {_FONT},Arial,sans-serif;color:#868e96;margin:0 0 4px"
 
 # %% ../nbs/04_drawing_graphs.ipynb #52de8ed7
 def _text_width(text, size=9):
-    "A little more than the width of `text` in Helvetica of `size` points (0.28 em to 0.94 em a letter)."
+    "A little more than the width of `text` in Helvetica of `size` points (0.28 to 0.94 em a letter)."
     return size * sum(0.3 if c in " .,:;[]()-'|ilfjt" else 0.62 if c.isascii() and c not in "mwMW"
                       else 1.0 for c in text)
 

@@ -1,7 +1,6 @@
 "Tests of mlfz.graph: what draw_graph and backward_steps put in the pictures, on Scalars, Tensors and bare nodes."
 import html
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ from mlfz.autodiff import Edge, backpropagate, topological_order, new_stamp
 from mlfz.graph import _FOCUS_FILL, _GRAD, BackwardSteps, backward_steps, describe_rule, draw_graph
 from mlfz.nn.scalar import Scalar, exp, tanh
 from mlfz.nn.tensor import Tensor, cross_entropy, functional, softmax
+from test_browser import browser  # noqa: F401 (a fixture: headless Chromium, as for the site's pages)
 
 
 class Node:
@@ -395,18 +395,6 @@ MEASURE = """() => {
     return {right: column.getBoundingClientRect().right, wider: column.scrollWidth > column.clientWidth,
             pictures};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.fail("Chromium is not installed: `make test` installs it (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def shown(browser, html, media="screen"):
