@@ -7,6 +7,7 @@ __all__ = ['describe_rule', 'draw_graph', 'BackwardSteps', 'backward_steps']
 
 # %% ../nbs/04_drawing_graphs.ipynb #3298d0f4
 import html
+import math
 import re
 
 import graphviz
@@ -15,6 +16,8 @@ import numpy as np
 from .autodiff import edge_gradient, topological_order
 
 # %% ../nbs/04_drawing_graphs.ipynb #38242029
+_SHOWN = 6  # arrays of at most this many elements are shown whole
+
 def _num(x):
     "A number with at most 3 significant digits."
     return f"{float(x) + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
@@ -23,18 +26,22 @@ def _term(x):
     "A number inside a formula: in parentheses when negative."
     return f"({_num(x)})" if float(x) < 0 else _num(x)
 
-def _summary(v):
-    "A value or gradient in short: the number, a small array's elements, a large one's range."
-    if not isinstance(v, np.ndarray):
-        return _num(v)
+def _rows(v):
+    """The lines that show a value or a gradient: a number; an array of at most `_SHOWN` elements
+    laid out as NumPy prints it, one line per row; a larger one's range."""
+    if not isinstance(v, np.ndarray) or v.ndim == 0:
+        return [_num(v)]
     if v.size == 0:
-        return "empty"
-    if v.size == 1:
-        return _num(v.item())
-    if v.size <= 3:
-        return "[" + ", ".join(_num(e) for e in v.ravel()) + "]"
+        return ["empty"]
+    if v.size <= _SHOWN:
+        text = np.array2string(v, separator=", ", formatter={"all": _num})
+        return [line for line in text.splitlines() if line.strip()]
     low, high = _num(v.min()), _num(v.max())
-    return f"all {low}" if low == high else f"∈ [{low}, {high}]"
+    return [f"all {low}" if low == high else f"∈ [{low}, {high}]"]
+
+def _summary(v):
+    "The same in one line, for captions."
+    return " ".join(line.strip() for line in _rows(v))
 
 # %% ../nbs/04_drawing_graphs.ipynb #3eb61fdf
 def _printable(text):
@@ -58,26 +65,66 @@ def _ref(node):
     return f"the leaf {node.value.shape if _is_tensor(node) else _num(node.value)}"
 
 def describe_rule(node, edge):
-    "In a few words (or None), the rule that turns `node`'s gradient into the one along `edge`."
-    fn = edge.backward_fn
-    if fn is None:
-        return "unchanged" if edge.local_grad is None else "× local grad"
-    label = getattr(fn, "label", None)
-    if callable(label):
-        return label(node, edge.prev)
-    if label is not None:
-        return label
-    name = getattr(fn, "__name__", "<lambda>")
-    return None if name == "<lambda>" else name.strip("_")
+    """In a few words (or None), the rule that turns `g`, the gradient of `node`, into what
+    flows back along `edge`: its backward function's `label`, or what the edge stores, spelled out."""
+    fn, local = edge.backward_fn, edge.local_grad
+    if fn is not None:
+        label = getattr(fn, "label", None)
+        if callable(label):
+            return label(node, edge.prev)
+        if label is not None:
+            return label
+        name = getattr(fn, "__name__", "<lambda>")
+        return None if name == "<lambda>" else name.strip("_")
+    if local is None:  # the identity
+        return "g"
+    if np.ndim(local) == 0:  # one number: a constant factor
+        return "−g" if float(local) == -1 else f"g × {_term(local)}"
+    for other in node.prevs:  # the value of an input, as in a product: the other factor
+        if local is other.prev.value:
+            return f"g · {getattr(other.prev, 'name', None) or 'other'}"
+    if np.size(local) <= 3:  # a few numbers: written out
+        return f"g · {_summary(local)}"
+    z, x = (getattr(n, "name", None) for n in (node, edge.prev))
+    return f"g · ∂{z or 'out'}/∂{x or 'in'}"
 
 def _flow_label(node, edge, grad):
-    "The HTML label of a backward edge: the gradient for scalars, its shape and rule for tensors."
+    """The HTML label of a backward edge, on white so that a crossing arrow cannot hide it: the
+    gradient for scalars, its shape and rule for tensors."""
     if _is_tensor(node):
         lines = [str(np.shape(grad)), describe_rule(node, edge)]
     else:  # a scalar rule is named only when it says so
         labelled = getattr(edge.backward_fn, "label", None)
         lines = [_num(grad), describe_rule(node, edge) if labelled else None]
-    return "<" + "<br/>".join(_html(line) for line in lines if line) + ">"
+    rows = "".join(f"<tr><td>{_html(line)}</td></tr>" for line in lines if line)
+    return f"<<table border='0' cellspacing='0' cellpadding='0' bgcolor='white'>{rows}</table>>"
+
+# %% ../nbs/04_drawing_graphs.ipynb #050bcca8
+_LEGIBLE = 10  # pixels: the smallest text a picture may be shrunk to
+_PRINTED = "<style>@media print{.mlfz-picture svg{min-width:0!important}}</style>"  # paper: fit
+
+def _inline_svg(dot):
+    """The SVG of `dot` to inline in a page: no XML header, no ids (they would clash between
+    pictures), no titles (tooltips of internal ids); as wide as its box, but at most its natural
+    width and at least the width at which its smallest text is `_LEGIBLE` pixels."""
+    svg = dot.pipe(format="svg", encoding="utf-8")
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg, flags=re.S)
+    width, height = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', svg).groups()
+    # Graphviz rounds the size to whole points: the exact one keeps the scale the same both ways
+    size = f'width="{width}pt" height="{height}pt"'
+    svg = re.sub(r'width="[\d.]+pt" height="[\d.]+pt"', size, svg, count=1)
+    smallest = min(map(float, re.findall(r'font-size="([\d.]+)"', svg)), default=_LEGIBLE)
+    natural = float(width) * 4 / 3  # CSS: 1pt = 4/3 px
+    legible = math.ceil(_LEGIBLE * float(width) / smallest)  # the smallest text at _LEGIBLE px
+    style = f"display:block;width:100%;max-width:{natural:.0f}px;min-width:{legible}px;height:auto"
+    return svg.replace("<svg ", f'<svg style="{style}" ', 1)
+
+class _Picture(graphviz.Digraph):
+    "A `graphviz.Digraph` that a notebook shows inline, at a legible size, in a box of its own."
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        box = '<div class="mlfz-picture" style="overflow-x:auto;break-inside:avoid">'
+        return {"text/html": f"{_PRINTED}{box}{_inline_svg(self)}</div>"}
 
 # %% ../nbs/04_drawing_graphs.ipynb #ad2525d7
 _FONT = "Helvetica"
@@ -86,39 +133,66 @@ _GRAD = "#e8590c"         # gradients: their text and the backward edges
 _GRAD_DONE = "#e8590c80"  # backward edges of earlier steps, faded
 _PENDING = "#9c6644"      # a gradient still being summed
 _VALUE_FILL, _OP_FILL, _FOCUS_FILL = "#f8f9fa", "#e7f0fa", "#fff3bf"
+_MUTED = "#868e96"        # constants: no gradient reaches them
+_INFIX = ("+", "-", "*", "/", "**", "@")  # Python's binary operators: two operands each
 
-def _value_label(node, grad=None, cell=None):
-    """The HTML label of a value node: name and value, then its gradient `(text, final)` if any.
-    `cell` = (width, height) reserves room for the gradient: it moves nothing when it appears."""
+def _cell(lines, prefix=""):
+    """Lines of text as the content of one label cell: a single line as it is; several left-aligned,
+    one under the other (leading spaces kept: they align NumPy's rows), with `prefix` beside them."""
+    if len(lines) == 1:
+        return _html(f"{prefix} {lines[0]}" if prefix else lines[0])
+    kept = lambda line: re.sub(r"^ +", lambda spaces: "&#160;" * len(spaces[0]), _html(line))
+    rows = "".join(kept(line) + "<br align='left'/>" for line in lines)
+    if not prefix:
+        return rows
+    return ("<table border='0' cellspacing='0' cellpadding='0'><tr>"
+            f"<td valign='top'>{_html(prefix)}&#160;</td><td>{rows}</td></tr></table>")
+
+def _value_label(node, grad=None, cell=None, stacked=False):
+    """The HTML label of a value node: name and value, then its gradient `(prefix, lines, final)` if
+    any. `cell` = (width, height) reserves room for the gradient, so that it moves nothing when it
+    appears (a cell grows if its text needs more). `stacked` puts a scalar's name above its number,
+    for pictures that must stay narrow."""
     # a no-break space after the name: browsers drop a plain space at the start of an SVG text
-    name = f"<b>{_html(node.name)}</b>&#160;" if getattr(node, "name", None) else ""
+    name = f"<b>{_html(node.name)}</b>" if getattr(node, "name", None) else ""
     if _is_tensor(node):
-        cells = [f"<td>{name}{node.value.shape}</td>", f"<td>{_summary(node.value)}</td>"]
+        texts = [f"{name}&#160;{node.value.shape}" if name else str(node.value.shape),
+                 _cell(_rows(node.value))]
+    elif stacked and name:
+        texts = [name, _num(node.value)]
     else:
-        cells = [f"<td>{name}{'= ' if name else ''}{_summary(node.value)}</td>"]
+        texts = [f"{name}&#160;= {_num(node.value)}" if name else _num(node.value)]
+    cells = [f"<td>{text}</td>" for text in texts]
     if grad is not None or cell is not None:
-        text, final = grad or ("", True)
-        size = "" if cell is None else f' fixedsize="true" width="{cell[0]}" height="{cell[1]}"'
+        prefix, lines, final = grad or ("", [], True)
+        size = "" if cell is None else f' width="{cell[0]}" height="{cell[1]}"'  # at least
         color = _GRAD if final else _PENDING
-        font = f'<font color="{color}" point-size="9">{_html(text)}</font>' if text else ""
+        text = _cell(lines, prefix) if lines else ""
+        font = f'<font color="{color}" point-size="9">{text}</font>' if text else ""
         cells.append(f"<td{size}>{font}</td>")
     rows = "".join(f"<tr>{c}</tr>" for c in cells)
     return f"<<table border='0' cellborder='0' cellspacing='0' cellpadding='0'>{rows}</table>>"
 
 def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cells={}):
     """The picture of the nodes in `order` (a topological order), each known by its position in it.
-    grads: position -> (gradient text, final); flows: (position, edge index) -> backward edge label;
-    processed: positions whose backward edges are visible (None: all; the others are laid out but
-    invisible); focus: the position being processed; cells: position -> size of its gradient line."""
-    dot = graphviz.Digraph(
-        graph_attr=dict(rankdir=rankdir, nodesep="0.12", ranksep="0.2", pad="0.1", bgcolor="white"),
+    grads: position -> (prefix, lines, final) of its gradient; flows: (position, edge index) ->
+    backward edge label; processed: positions whose backward edges are visible (None: all; the
+    others are laid out but invisible); focus: the position being processed; cells: position -> size
+    of its gradient cell."""
+    stacked = rankdir in ("TB", "BT")  # a picture that grows downwards must stay narrow
+    dot = _Picture(
+        graph_attr=dict(rankdir=rankdir, nodesep="0.06" if stacked else "0.12", ranksep="0.2",
+                        pad="0.1", bgcolor="white"),
         node_attr=dict(fontname=_FONT, fontsize="11", fontcolor=_INK, color="#868e96", shape="box",
                        style="rounded,filled", fillcolor=_VALUE_FILL, margin="0.07,0.03",
                        width="0.3", height="0.3"),
         edge_attr=dict(fontname=_FONT, fontsize="9", color=_INK, arrowsize="0.6"))
-    # operations and backward edges get their styles as subgraph defaults: shorter DOT, faster
+    # operations, constants and backward edges get their styles as subgraph defaults: shorter DOT
     ops = graphviz.Digraph(node_attr=dict(shape="ellipse", fillcolor=_OP_FILL, color="#74a9d8",
                                           fontsize="10", margin="0.03,0.01", height="0.25"))
+    constants = graphviz.Digraph(
+        node_attr=dict(style="rounded,dashed", fontcolor=_MUTED, color=_MUTED, fontsize="10"),
+        edge_attr=dict(color=_MUTED))
     backward = graphviz.Digraph(edge_attr=dict(dir="back", style="dashed", fontcolor=_GRAD,
                                                color=_GRAD if processed is None else _GRAD_DONE))
     position = {id(node): i for i, node in enumerate(order)}
@@ -126,12 +200,16 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
     forward = []
     for i, node in enumerate(order):
         focused = i == focus
-        dot.node(f"v{i}", _value_label(node, grads.get(i), cells.get(i)),
+        dot.node(f"v{i}", _value_label(node, grads.get(i), cells.get(i), stacked),
                  **(dict(color=_GRAD, penwidth="2.5", fillcolor=_FOCUS_FILL) if focused else {}))
         if not node.prevs:
             continue
-        op = f"<{_html(getattr(node, 'op', None) or 'op')}>"
-        ops.node(f"o{i}", op, **(dict(color=_GRAD, penwidth="2") if focused else {}))
+        op = getattr(node, "op", None)
+        ops.node(f"o{i}", f"<{_html(op or 'op')}>",
+                 **(dict(color=_GRAD, penwidth="2") if focused else {}))
+        if _is_tensor(node) and op in _INFIX and len(node.prevs) == 1:  # the other: a constant
+            constants.node(f"k{i}", "constant")
+            constants.edge(f"k{i}", f"o{i}")
         forward.append((f"o{i}", f"v{i}"))
         forward += [(f"v{position[id(edge.prev)]}", f"o{i}") for edge in node.prevs]
         if i not in sends:
@@ -143,6 +221,8 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
         for j, edge in enumerate(node.prevs):
             backward.edge(f"v{position[id(edge.prev)]}", f"o{i}", flows[i, j], **style)
     dot.subgraph(ops)
+    if constants.body:
+        dot.subgraph(constants)
     dot.edges(forward)
     if flows:
         dot.subgraph(backward)
@@ -184,27 +264,33 @@ def draw_graph(root, show_grad=True, rankdir="LR", max_nodes=500):
                       "(the picture shows it and everything it depends on)")
     if not show_grad or root.backwards_grad is None:
         return _digraph(order, rankdir)
-    grads = {i: ("grad " + _summary(n.backwards_grad), True)
+    grads = {i: ("grad", _rows(n.backwards_grad), True)
              for i, n in enumerate(order) if n.backwards_grad is not None}
     flows = {(i, j): _flow_label(n, e, edge_gradient(n, e))
              for i, n in enumerate(order) if i in grads for j, e in enumerate(n.prevs)}
     return _digraph(order, rankdir, grads, flows)
 
 # %% ../nbs/04_drawing_graphs.ipynb #0d22bde2
-def _pending_text(terms):
-    "What a node has collected so far from the `terms` its consumers passed back."
+def _pending(terms):
+    "What a node has collected so far from the `terms` its consumers passed back: (prefix, lines)."
     total = sum(terms)
     if isinstance(total, np.ndarray):
-        return f"so far {_summary(total)}" + ("" if len(terms) == 1 else f" (sum of {len(terms)})")
+        lines = _rows(total)
+        if len(terms) > 1:
+            lines[-1] += f" (sum of {len(terms)})"
+        return "so far", lines
     if len(terms) == 1:
-        return f"so far {_num(total)}"
-    return "so far " + " + ".join(map(_term, terms)) + f" = {_num(total)}"
+        return "so far", [_num(total)]
+    return "so far", [" + ".join(map(_term, terms)) + f" = {_num(total)}"]
 
 def _passes(node, edge, grad, root):
     "What a caption says `node` passes back along `edge`."
     if _is_tensor(node):
         rule = describe_rule(node, edge)
-        how = f"a gradient of shape {np.shape(grad)}" + (f" ({rule})" if rule else "")
+        if np.size(grad) <= _SHOWN:  # the numbers themselves, to check by hand
+            how = (f"{rule} = " if rule else "") + _summary(grad)
+        else:
+            how = f"a gradient of shape {np.shape(grad)}" + (f" ({rule})" if rule else "")
     elif edge.backward_fn is None and edge.local_grad is not None:  # the chain rule, written out
         r, n, p = (getattr(v, "name", None) for v in (root, node, edge.prev))
         chain = f"∂{r}/∂{n} · ∂{n}/∂{p} = " if r and n and p else ""
@@ -233,31 +319,29 @@ class BackwardSteps:
         for frame, caption in zip(self.frames, self.captions):
             step, text = caption.split(": ", 1)
             figures.append(
-                f'<figure style="{_FIGURE}"><figcaption style="{_CAPTION}">'
+                f'<figure class="mlfz-picture" style="{_FIGURE}"><figcaption style="{_CAPTION}">'
                 f'<b>{html.escape(step)}</b>: {html.escape(text)}</figcaption>'
                 f'{_inline_svg(frame)}</figure>')
-        hint = (f"the backward pass in {len(self)} steps, one per node: "
-                "scroll sideways for the next →")
-        return (f'<div style="{_HINT}">{hint}</div>'
+        hint = f"the backward pass in {len(self)} steps, one per node, in the engine's order"
+        return (f'{_PRINTED}<div style="{_HINT}">{hint}</div>'
                 f'<div style="{_STRIP}">{"".join(figures)}</div>')
 
-# each frame at most as wide as the strip, its caption wrapped to the frame's width
-_STRIP = "display:flex;gap:10px;overflow-x:auto;scroll-snap-type:x mandatory;padding:2px 2px 10px"
-_FIGURE = ("flex:0 0 auto;max-width:calc(100% - 24px);box-sizing:border-box;scroll-snap-align:start;"
+# frames side by side while they fit, then on the next row: every frame on the page, none cut off
+# in print; each frame at most as wide as the column (a wider one scrolls inside), its caption
+# wrapped to the frame's width
+_STRIP = "display:flex;flex-wrap:wrap;align-items:flex-start;gap:10px;padding:2px 0 10px"
+_FIGURE = ("flex:0 1 auto;max-width:100%;overflow-x:auto;box-sizing:border-box;break-inside:avoid;"
            "margin:0;padding:6px 8px;border:1px solid #dee2e6;border-radius:6px;background:white")
 _CAPTION = (f"font:13px/1.4 {_FONT},Arial,sans-serif;color:{_INK};text-align:left;margin:0 0 4px;"
             "width:0;min-width:100%")
 _HINT = f"font:12px {_FONT},Arial,sans-serif;color:#868e96;margin:0 0 4px"
 
-def _inline_svg(dot):
-    """The SVG of `dot` to inline in a page: no XML header, no ids (they would clash between frames),
-    no titles (tooltips of internal ids), and it shrinks with its frame."""
-    svg = dot.pipe(format="svg", encoding="utf-8")
-    svg = svg[svg.index("<svg"):]
-    svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg, flags=re.S)
-    return svg.replace("<svg ", '<svg style="display:block;max-width:100%;height:auto" ', 1)
-
 # %% ../nbs/04_drawing_graphs.ipynb #52de8ed7
+def _text_width(text, size=9):
+    "A little more than the width of `text` in Helvetica of `size` points (0.28 to 0.94 em a letter)."
+    return size * sum(0.3 if c in " .,:;[]()-'|ilfjt" else 0.62 if c.isascii() and c not in "mwMW"
+                      else 1.0 for c in text)
+
 def backward_steps(root, rankdir="LR", max_nodes=40):
     """The backward pass that `root.backward()` made, one picture per node in processing order:
     a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip.
@@ -276,11 +360,11 @@ def backward_steps(root, rankdir="LR", max_nodes=40):
     for step, i in enumerate(reversed(range(len(order))), 1):
         node = order[i]
         pending.pop(i, None)
-        final[i] = ("grad " + _summary(node.backwards_grad), True)
+        final[i] = ("grad", _rows(node.backwards_grad), True)
         for j, edge in enumerate(node.prevs):
             pending.setdefault(position[id(edge.prev)], []).append(sent[i, j])
         processed.add(i)
-        partial = {k: (_pending_text(terms), False) for k, terms in pending.items()}
+        partial = {k: (*_pending(terms), False) for k, terms in pending.items()}
         states.append((i, {**final, **partial}, set(processed)))
         verb = "starts with" if step == 1 else "has its final"
         passes = [_passes(node, e, sent[i, j], root) for j, e in enumerate(node.prevs)]
@@ -288,12 +372,13 @@ def backward_steps(root, rankdir="LR", max_nodes=40):
                                    f"{_summary(node.backwards_grad)}; "
                                    + ("it passes " + "; ".join(passes) if passes
                                       else "a leaf, it passes nothing on")))
-    # each gradient line as wide as the longest text it will ever show: one layout for all frames
-    widths = {}
+    # each gradient cell as large as the longest text it will ever show: one layout for all frames
+    cells = {}
     for _, grads, _ in states:
-        for k, (text, _) in grads.items():
-            widths[k] = max(widths.get(k, 0), round(4.7 * len(text)) + 4)
-    cells = {k: (w, 12) for k, w in widths.items()}
+        for k, (prefix, lines, _) in grads.items():
+            width, height = cells.get(k, (0, 0))
+            longest = _text_width(prefix + " ") + max(map(_text_width, lines))
+            cells[k] = max(width, round(longest) + 4), max(height, 12 * len(lines))
     frames = [_digraph(order, rankdir, grads, flows, seen, focus=i, cells=cells)
               for i, grads, seen in states]
     return BackwardSteps(frames, captions, [order[i] for i, _, _ in states])

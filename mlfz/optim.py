@@ -198,8 +198,9 @@ class StepLR(LRScheduler):
     "Multiply the learning rate by `gamma` every `step_size` epochs, as PyTorch's."
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
-        self.step_size = _positive_int(type(self).__name__, "step_size", step_size)
-        self.gamma = _hyperparameter(type(self).__name__, "gamma", gamma)
+        name = type(self).__name__
+        self.step_size = _positive_int(name, "step_size", step_size)
+        self.gamma = _hyperparameter(name, "gamma", gamma)
 
     def lr_at(self, epoch):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -208,8 +209,9 @@ class CosineAnnealingLR(LRScheduler):
     "Down to `eta_min` along half a cosine in `T_max` epochs, as PyTorch's."
     def __init__(self, optimizer, T_max, eta_min=0.0):
         super().__init__(optimizer)
-        self.T_max = _positive_int(type(self).__name__, "T_max", T_max)
-        self.eta_min = _hyperparameter(type(self).__name__, "eta_min", eta_min)
+        name = type(self).__name__
+        self.T_max = _positive_int(name, "T_max", T_max)
+        self.eta_min = _hyperparameter(name, "eta_min", eta_min)
 
     def lr_at(self, epoch):
         cosine = (1 + math.cos(math.pi * epoch / self.T_max)) / 2  # 0 at T_max

@@ -47,3 +47,21 @@ def test_sidebar_lists_chapters_in_reading_order(site):
     index = (site / "index.html").read_text()
     positions = [index.find(f'href="{nb.stem}.html"') for nb in CHAPTERS if nb.stem != "index"]
     assert all(p >= 0 for p in positions) and positions == sorted(positions)
+
+
+UNREAD = re.compile(r"<(a|pre|code|script|style)\b.*?</\1>|<(span|div) class=\"math.*?</\2>", re.S)
+CHAPTER_REF = re.compile(r"\b(?:[Cc]hapters?|[Cc]h\.)\s+\d{1,2}\b")
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "_docs").glob("*.html")), ids=lambda p: p.stem)
+def test_every_chapter_reference_in_the_prose_is_a_link(page):
+    "The build links `chapter 14` to chapter 14; what is left unlinked names a chapter that does not exist."
+    text = re.sub(r"<[^>]+>", " ", UNREAD.sub(" ", page.read_text()))
+    assert not CHAPTER_REF.findall(text), f"unlinked chapter references: {CHAPTER_REF.findall(text)}"
+
+
+def test_page_titles_carry_the_chapter_numbers_the_prose_uses(site):
+    for notebook in CHAPTERS:
+        if notebook.stem != "index":
+            title = re.search(r"<h1>(.*?)<", (site / f"{notebook.stem}.html").read_text(), re.S).group(1)
+            assert title.startswith(f"{int(notebook.stem[:2])}. "), title

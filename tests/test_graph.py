@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from mlfz.autodiff import Edge, backpropagate, topological_order, new_stamp
-from mlfz.graph import _FOCUS_FILL, _GRAD, BackwardSteps, backward_steps, draw_graph
-from mlfz.nn.scalar import Scalar, exp
+from mlfz.graph import _FOCUS_FILL, _GRAD, BackwardSteps, backward_steps, describe_rule, draw_graph
+from mlfz.nn.scalar import Scalar, exp, tanh
+from mlfz.nn.tensor import Tensor, cross_entropy, functional, softmax
+from test_browser import browser  # noqa: F401 (a fixture: headless Chromium, as for the site's pages)
 
 
 class Node:
@@ -40,15 +42,20 @@ def test_no_gradient_before_backward():
         backward_steps(L)
 
 
+def backward_labels(picture):
+    "The texts on the backward edges of a picture, each a list of lines, in the order they are drawn."
+    tables = re.findall(r"bgcolor='white'>(.*?)</table>", picture.source)
+    return [[html.unescape(t) for t in re.findall(r"<td>(.*?)</td>", table)] for table in tables]
+
+
 def test_gradients_after_backward():
     L = reused_graph()
     L.backward()
     source = draw_graph(L).source
     for text in ("grad 1", "grad -6", "grad -11.5", "grad 23", "grad -34.5"):
         assert text in source
-    # along the edges: n = -5.5 and m = -6 out of the product, -6 twice out of the sum
-    for flow in ("-5.5", "-6", "23", "-34.5"):
-        assert f"label=<{flow}>" in source
+    # along the edges: 23 and -34.5 out of a * b, -6 twice out of the sum, n = -5.5 and m = -6 out of L
+    assert backward_labels(draw_graph(L)) == [["23"], ["-34.5"], ["-6"], ["-6"], ["-5.5"], ["-6"]]
     # forward: one edge per input and one per operation; backward: the same edges reversed
     assert "dir=back" in source and source.count(" -> ") == 2 * (2 * 3 + 3)
     assert "grad" not in draw_graph(L, show_grad=False).source
@@ -58,23 +65,94 @@ def test_tensor_labels_show_shapes_and_rules():
     def sum_rows(node, local_grad, prev):
         return np.broadcast_to(node.backwards_grad[:, None], prev.value.shape)
     sum_rows.label = lambda node, prev: f"copy along axis 1 of {prev.value.shape}"
-    x = Node(np.arange(6.0).reshape(2, 3), name="x")
+    x = Node(np.arange(8.0).reshape(2, 4), name="x")
     s = Node(x.value.sum(axis=1), [Edge(x, None, sum_rows)], op="sum(axis=1)", name="s")
     before = draw_graph(s).source
-    assert "(2, 3)" in before and "∈ [0, 5]" in before and "[3, 12]" in before and "grad" not in before
+    assert "(2, 4)" in before and "∈ [0, 7]" in before and "[6, 22]" in before and "grad" not in before
     backpropagate(s, np.array([0.5, -1.0]))
     after = draw_graph(s).source
-    assert "copy along axis 1 of (2, 3)" in after and "grad [0.5, -1]" in after and "grad ∈ [-1, 0.5]" in after
+    assert backward_labels(draw_graph(s)) == [["(2, 4)", "copy along axis 1 of (2, 4)"]]
+    assert "grad [0.5, -1]" in after and "grad ∈ [-1, 0.5]" in after
 
 
 def test_broadcast_operands_are_labelled_with_the_rule_and_the_sum():
-    from mlfz.nn.tensor import Tensor
+    "The stretched operand's edge says the operation's own rule, read from the inner edge, then the sum."
     a, b = Tensor(np.ones((2, 3)), name="a"), Tensor(np.ones(3), name="b")
-    for z, label in [(a + b, "sum over axis 0"), (a * b, "× local grad, then sum over axis 0"),
-                     (a / b, "−grad · z / y, then sum over axis 0")]:
+    for z, rule in [(a + b, "g"), (a * b, "g · a"), (a / b, None)]:
         z.sum().backward()
-        source = draw_graph(z).source
-        assert f"(3,)<br/>{label}>" in source, source
+        inner = z.prevs[1].local_grad  # the edge the operation made, before the sum
+        rule = rule or describe_rule(z, inner)  # division: the label its chapter gives it
+        assert describe_rule(z, inner) == rule
+        summed = "sum over axis 0" if rule == "g" else f"{rule}, then sum over axis 0"  # + : just the sum
+        assert backward_labels(draw_graph(z))[1] == ["(3,)", summed]
+
+
+def test_rules_are_read_from_what_the_edge_stores():
+    "The identity, a constant factor, the value of an input, another array, a labelled backward function."
+    a, b, big = Tensor([1.0, -2.0, 3.0], name="a"), Tensor([0.5, 4.0, -1.0], name="b"), Tensor(np.ones(4))
+    unnamed = Tensor([2.0, 2.0, 2.0])
+    cases = [(a + b, ["g", "g"]), (a - b, ["g", "−g"]), (-a, ["−g"]), (1 - a, ["−g"]), (a * 2, ["g × 2"]),
+             (0.5 * a, ["g × 0.5"]), (a * -3, ["g × (-3)"]), (a * b, ["g · b", "g · a"]),
+             (a * unnamed, ["g · other", "g · a"]), (a * a, ["g · a", "g · a"]),
+             (a * np.array([1.0, -2.0, 0.5]), ["g · [1, -2, 0.5]"]), (big * np.arange(4.0), ["g · ∂out/∂in"])]
+    for z, rules in cases:
+        assert [describe_rule(z, edge) for edge in z.prevs] == rules, z.op
+    z = big * np.arange(4.0); z.name = "z"
+    big.name = "x"
+    assert describe_rule(z, z.prevs[0]) == "g · ∂z/∂x"
+    def halve(node, local_grad, prev):
+        return node.backwards_grad / 2
+    halve.label = "g / 2"
+    assert describe_rule(None, Edge(a, None, halve)) == "g / 2"
+
+
+def test_a_named_intermediate_shows_its_name():
+    "`t.name = ...` on an intermediate: its box and the rules that use its value say it."
+    a, b = Tensor([1.0, -2.0, 3.0], name="a"), Tensor([0.5, 4.0, -1.0], name="b")
+    z = a * b
+    y = z * a
+    y.sum().backward()
+    assert backward_labels(draw_graph(y))[2] == ["(3,)", "g · a"] and "<b>z</b>" not in draw_graph(y).source
+    z.name = "z"
+    assert backward_labels(draw_graph(y))[2:] == [["(3,)", "g · a"], ["(3,)", "g · z"]]
+    assert "<b>z</b>&#160;(3,)" in draw_graph(y).source
+
+
+def constants(picture):
+    "The constant operands of a picture: the sources of their forward edges."
+    names = re.findall(r"^\s*(k\d+) \[label=constant\]", picture.source, re.M)
+    return [(k, re.findall(rf"^\s*{k} -> (o\d+)", picture.source, re.M)) for k in names]
+
+
+def test_constant_operands_are_drawn():
+    "A tensor operation with a constant operand gets a box for it, with a forward edge and no gradient."
+    a, b = Tensor([1.0, -2.0, 3.0], name="a"), Tensor([0.5, 4.0, -1.0], name="b")
+    y = 1 - (2 * a + b) / 4
+    y.backward(np.array([1.0, -1.0, 0.5]))
+    picture = draw_graph(y)
+    drawn = constants(picture)
+    assert len(drawn) == 3 and all(len(ops) == 1 for _, ops in drawn)  # the 2, the 4 and the 1
+    assert not re.search(r"-> k\d+|k\d+ -> v", picture.source)  # nothing flows back to a constant
+    for steps_frame in backward_steps(y):
+        assert len(constants(steps_frame)) == 3
+    assert constants(draw_graph(a * b)) == []  # two tensors: no constant
+    assert constants(draw_graph(Scalar(2.0) * 3)) == []  # a Scalar writes it into its label: "* 3"
+
+
+def test_small_arrays_show_their_elements():
+    "Values and gradients of at most six elements, as NumPy lays them out; more: the range."
+    x = Tensor([[1.0, -2.0, 1 / 3], [4.0, 5.0, 6.0]], name="x")
+    long = Tensor(np.arange(7.0), name="long")
+    y = (x * 2).sum() + (long * 1).sum()
+    y.backward()
+    source = draw_graph(y).source
+    assert "[[1, -2, 0.333],<br align='left'/>&#160;[4, 5, 6]]<br align='left'/>" in source
+    assert "grad&#160;</td><td>[[2, 2, 2],<br align='left'/>&#160;[2, 2, 2]]" in source
+    assert "∈ [0, 6]" in source and "grad all 1" in source
+    steps = backward_steps(y)
+    caption = next(c for c, n in zip(steps.captions, steps.nodes) if n is x)
+    assert caption.endswith(": x has its final gradient [[2, 2, 2], [2, 2, 2]]; a leaf, it passes nothing on")
+    assert any("g × 2 = [[2, 2, 2], [2, 2, 2]] to x" in c for c in steps.captions)
 
 
 def test_steps_one_frame_per_node_with_the_right_focus():
@@ -245,3 +323,134 @@ def test_steps_show_names_as_written(capfd):
         assert texts.count(shown) == 2 * len(captions), name  # in every frame, as a name and an operation
         assert any(f"the {shown} node" in c for c in captions), name  # the sum it labels
         assert any(f": {shown} has its final gradient 1;" in c for c in captions), name  # the leaf it names
+
+
+def mlp():
+    "A two-layer MLP on a batch of two, with a cross-entropy loss."
+    rng = np.random.default_rng(1)
+    x = Tensor(rng.normal(size=(2, 3)), name="x")
+    W1, b1 = Tensor(rng.normal(size=(3, 2)), name="W1"), Tensor([0.1, -0.1], name="b1")
+    W2, b2 = Tensor(rng.normal(size=(2, 3)), name="W2"), Tensor([0.0, 0.2, -0.2], name="b2")
+    h = functional.tanh(x @ W1 + b1); h.name = "h"
+    logits = h @ W2 + b2; logits.name = "logits"
+    loss = cross_entropy(logits, np.array([0, 2])); loss.name = "loss"
+    return loss
+
+
+def step_cases():
+    "Graphs whose backward pass a chapter shows step by step, each after backward()."
+    rng = np.random.default_rng(0)
+    X, W = Tensor(rng.normal(size=(2, 3)), name="X"), Tensor(rng.normal(size=(3, 2)), name="W")
+    Z = X @ W; Z.name = "Z"
+    Z.backward(np.array([[1.0, -1.0], [0.5, 2.0]]))
+    x = Tensor([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]], name="x")  # a tie in the first row
+    m = x.max(axis=1); m.name = "m"
+    m.backward(np.array([1.0, -2.0]))
+    z = Tensor([[0.5, -1.0, 2.0], [0.0, 1.0, 0.0]], name="z")
+    s = softmax(z, axis=1); s.name = "s"
+    loss = cross_entropy(z, np.array([2, 1])) + (s * Tensor([1.0, 0.0, -1.0], name="t")).sum()
+    loss.name = "L"
+    loss.backward()
+    net = mlp()
+    net.backward()
+    return {"matmul": Z, "max with a tie": m, "softmax and cross-entropy": loss, "two-layer MLP": net}
+
+
+@pytest.mark.parametrize("case", ["matmul", "max with a tie", "softmax and cross-entropy", "two-layer MLP"])
+def test_steps_spell_out_each_rule(case):
+    "Every frame's caption names the rule of each edge of its node and, when small, the numbers it sends."
+    from mlfz.autodiff import edge_gradient
+    from mlfz.graph import _summary
+    root = step_cases()[case]
+    steps = backward_steps(root)
+    assert len(steps) == len(topological_order(root)) and steps.nodes[0] is root
+    for caption, node in zip(steps.captions, steps.nodes):
+        for edge in node.prevs:
+            grad = edge_gradient(node, edge)
+            assert describe_rule(node, edge) in caption, (caption, describe_rule(node, edge))
+            if grad.size <= 6:
+                assert f"= {_summary(grad)} to " in caption, caption
+    assert "grad" in steps[-1].source and "so far" not in steps[-1].source
+
+
+def test_a_tie_in_max_is_shared_and_shown():
+    x = step_cases()["max with a tie"].prevs[0].prev
+    np.testing.assert_array_equal(x.backwards_grad, [[0, 0.5, 0.5], [-2, 0, 0]])
+    steps = backward_steps(step_cases()["max with a tie"])
+    assert "to the maxima = [[0, 0.5, 0.5], [-2, 0, 0]] to x" in steps.captions[0]
+    assert "[[0, 0.5, 0.5],<br align='left'/>&#160;[-2, 0, 0]]" in steps[-1].source
+
+
+# The width of an output on a page of the site seen at 1280 px (measured: 688 px; at most 790)
+COLUMN = 688
+
+MEASURE = """() => {
+    const column = document.getElementById('column');
+    const pictures = Array.from(column.querySelectorAll('svg')).map(svg => {
+        const sizes = Array.from(svg.querySelectorAll('text'))
+            .map(t => parseFloat(t.getAttribute('font-size')) * t.getScreenCTM().a);
+        const box = svg.parentElement;
+        return {smallest: Math.min(...sizes), right: svg.getBoundingClientRect().right,
+                scrolls: box.scrollWidth > box.clientWidth + 1};
+    });
+    return {right: column.getBoundingClientRect().right, wider: column.scrollWidth > column.clientWidth,
+            pictures};
+}"""
+
+
+def shown(browser, html, media="screen"):
+    "What a reader sees of `html` in a column of the site: the measures of MEASURE."
+    page = browser.new_page(viewport={"width": COLUMN + 100, "height": 900})
+    page.emulate_media(media=media)
+    page.set_content(f'<body style="margin:0"><div id="column" style="width:{COLUMN}px">{html}</div></body>')
+    seen = page.evaluate(MEASURE)
+    page.close()
+    return seen
+
+
+def big_scalar_graph():
+    "Chapter 04's larger graph: a layer of three tanh units on two inputs and a squared error, 39 values."
+    rng = np.random.default_rng(0)
+    inputs = [Scalar(v, name=f"x{i}") for i, v in enumerate(rng.uniform(-1, 1, 2))]
+    output = Scalar(0.0, name="c")
+    for j in range(3):
+        w = [Scalar(v, name=f"w{j}{i}") for i, v in enumerate(rng.uniform(-1, 1, 2))]
+        h = tanh(w[0] * inputs[0] + w[1] * inputs[1] + Scalar(0.1, name=f"b{j}"))
+        output = output + h * Scalar(rng.uniform(-1, 1), name=f"v{j}")
+    error = output - Scalar(1.0, name="y")
+    loss = error * error; loss.name = "L"
+    loss.backward()
+    assert len(topological_order(loss)) == 39
+    return loss
+
+
+@pytest.mark.parametrize("case", ["39 values", "two-layer MLP", "a wide chain"])
+def test_every_text_of_a_picture_is_legible(browser, case):
+    "No text of a picture is shown smaller than 10 px; one that fits at that size does not scroll."
+    if case == "a wide chain":  # 60 values side by side: too wide for any page at 10 px
+        root, fits = chain(60), False
+    else:
+        root = big_scalar_graph() if case == "39 values" else mlp()
+        if case == "two-layer MLP":
+            root.backward()
+        root, fits = root, True
+    picture = draw_graph(root, rankdir="LR" if case == "a wide chain" else "TB")
+    seen = shown(browser, picture._repr_mimebundle_()["text/html"])
+    assert not seen["wider"], "the picture widens the page"
+    (svg,) = seen["pictures"]
+    assert svg["smallest"] >= 10 - 0.05, svg
+    assert svg["scrolls"] is not fits, svg  # a picture too wide at 10 px scrolls inside its own box
+    printed = shown(browser, picture._repr_mimebundle_()["text/html"], media="print")
+    assert not printed["pictures"][0]["scrolls"] and printed["pictures"][0]["right"] <= printed["right"] + 1
+
+
+@pytest.mark.parametrize("case", ["matmul", "max with a tie", "softmax and cross-entropy", "two-layer MLP"])
+@pytest.mark.parametrize("media", ["screen", "print"])
+def test_every_frame_of_a_strip_is_on_the_page(browser, case, media):
+    "The frames wrap into rows: none is beyond the column, on screen or on paper, and their text is legible."
+    seen = shown(browser, backward_steps(step_cases()[case], rankdir="TB")._repr_html_(), media)
+    assert not seen["wider"], "the strip widens the page"
+    for frame in seen["pictures"]:
+        assert frame["right"] <= seen["right"] + 1 and not frame["scrolls"], frame
+        if media == "screen":
+            assert frame["smallest"] >= 10 - 0.05, frame

@@ -240,3 +240,30 @@ def test_original_api_names():
     batch = Tensor(np.zeros((5, 2, 3)))
     assert F.transpose(batch).shape == (5, 3, 2) and batch.transpose().shape == (3, 2, 5)
     assert F.transpose(batch, (0, 1)).shape == (2, 5, 3)
+
+
+def test_the_original_scalar_layout_imports():
+    from mlfz.nn import Model
+    from mlfz.nn.model import Model as ModelAgain
+    from mlfz.nn.scalar import GradientDescent, binary_cross_entropy, exp, mean_squared_error
+    from mlfz.nn.scalar.core import Scalar as CoreScalar
+    from mlfz.nn.scalar.functional import exp as functional_exp
+    from mlfz.nn.scalar.loss import binary_cross_entropy as loss_bce, mean_squared_error as loss_mse
+    from mlfz.nn.scalar.optimizer import GradientDescent as Optimizer
+    assert Model is ModelAgain and CoreScalar is Scalar and functional_exp is exp
+    assert (loss_mse, loss_bce, Optimizer) == (mean_squared_error, binary_cross_entropy, GradientDescent)
+
+
+def test_a_scalar_update_makes_older_graphs_stale_and_deep_scalar_graphs_copy_and_pickle():
+    x = Scalar(2.0, name="x")
+    y = x * x
+    y.backward()
+    x.gradient_update(0.1)
+    with pytest.raises(RuntimeError, match="'x' changed after the graph"):
+        y.backward()
+    z = x
+    for _ in range(3000):
+        z = z * 1.0001 + 0.001
+    assert copy.deepcopy(z).value == z.value
+    assert pickle.loads(pickle.dumps(z)).value == z.value
+    assert weakref.ref(z)() is z

@@ -119,22 +119,23 @@ def expected_history(optimizer_class, options, initial, grads, lrs, i):
     return out
 
 
+def assert_matches_reference(optimizer_class, options, dtype, seed, lrs=None, missing=(), rtol=1e-12, atol=1e-14):
+    "Run the optimizer on random gradients and compare every parameter after every step; the optimizer."
+    initial, history, grads, optimizer = run(optimizer_class, options, dtype, np.random.default_rng(seed), lrs, missing)
+    for i in range(len(SHAPES)):
+        expected = expected_history(optimizer_class, options, initial, grads, lrs, i)
+        np.testing.assert_allclose(history[i], expected, rtol=rtol, atol=atol)
+    return initial, history, optimizer
+
+
 @pytest.mark.parametrize("optimizer_class, options", CASES, ids=IDS)
 def test_matches_pytorch_algorithm_float64(optimizer_class, options):
-    rng = np.random.default_rng(0)
-    initial, history, grads, _ = run(optimizer_class, options, np.float64, rng)
-    for i in range(len(SHAPES)):
-        expected = expected_history(optimizer_class, options, initial, grads, None, i)
-        np.testing.assert_allclose(history[i], expected, rtol=1e-12, atol=1e-14)
+    assert_matches_reference(optimizer_class, options, np.float64, seed=0)
 
 
 @pytest.mark.parametrize("optimizer_class, options", CASES, ids=IDS)
 def test_float32_stays_float32_state_included(optimizer_class, options):
-    rng = np.random.default_rng(1)
-    initial, history, grads, optimizer = run(optimizer_class, options, np.float32, rng)
-    for i in range(len(SHAPES)):
-        expected = expected_history(optimizer_class, options, initial, grads, None, i)
-        np.testing.assert_allclose(history[i], expected, rtol=1e-4, atol=1e-5)
+    _, _, optimizer = assert_matches_reference(optimizer_class, options, np.float32, seed=1, rtol=1e-4, atol=1e-5)
     for state in optimizer.state.values():
         for key, value in state.items():
             if key != "step":
@@ -143,25 +144,16 @@ def test_float32_stays_float32_state_included(optimizer_class, options):
 
 @pytest.mark.parametrize("optimizer_class, options", CASES, ids=IDS)
 def test_learning_rate_changes_take_effect(optimizer_class, options):
-    rng = np.random.default_rng(2)
-    lrs = [0.1, 0.05, 0.2, 0.0, 0.01, 0.3]
-    initial, history, grads, _ = run(optimizer_class, options, np.float64, rng, lrs=lrs)
-    for i in range(len(SHAPES)):
-        expected = expected_history(optimizer_class, options, initial, grads, lrs, i)
-        np.testing.assert_allclose(history[i], expected, rtol=1e-12, atol=1e-14)
+    assert_matches_reference(optimizer_class, options, np.float64, seed=2, lrs=[0.1, 0.05, 0.2, 0.0, 0.01, 0.3])
 
 
 @pytest.mark.parametrize("optimizer_class, options", CASES, ids=IDS)
 def test_parameters_without_gradient_are_skipped(optimizer_class, options):
     "A None gradient leaves the value alone and does not advance the state (step count, buffers)."
-    rng = np.random.default_rng(3)
     missing = {(0, 2), (2, 0), (3, 0), (4, 1)}
-    initial, history, grads, _ = run(optimizer_class, options, np.float64, rng, missing=missing)
-    assert history[2][0] is not None and np.array_equal(history[2][0], initial[2])
+    initial, history, _ = assert_matches_reference(optimizer_class, options, np.float64, seed=3, missing=missing)
+    assert np.array_equal(history[2][0], initial[2])
     assert history[0][3] is history[0][2] is history[0][1]  # not even replaced
-    for i in range(len(SHAPES)):
-        expected = expected_history(optimizer_class, options, initial, grads, None, i)
-        np.testing.assert_allclose(history[i], expected, rtol=1e-12, atol=1e-14)
 
 
 def test_a_step_assigns_new_arrays_and_leaves_the_old_value_alone():

@@ -6,6 +6,7 @@
 3. translate Quarto cell options into myst-nb tags and add the table of contents and API reference;
 4. render with Sphinx + myst-nb + sphinx-book-theme, warnings as errors, MathJax served locally.
 """
+import html
 import os
 import re
 import shutil
@@ -29,6 +30,9 @@ PARTS = {"0": "Scalars and computational graphs", "1": "The tensor engine",
          "2": "Functions, losses and gradient checking", "3": "Training networks"}
 DIRECTIVE = re.compile(r"^#\|\s*([\w-]+):?\s*(.*?)\s*$")
 SOURCE_LINK = re.compile(r"\[source\]\([^)]*\)\{[^}]*\}")  # show_doc's link to GitHub, in Quarto syntax
+# what prose must not touch when it links chapter references: code, math and links that are already there
+PROTECTED = re.compile(r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\[[^\]\n]*\]\([^)\n]*\)", re.S)
+CHAPTER_REF = re.compile(r"\b([Cc]hapters?|[Cc]h\.)\s+(\d{1,2}(?:(?:,\s*|\s+(?:and|to|or)\s+|\s*[–-]\s*)\d{1,2})*)\b")
 
 
 def clean_show_doc(markdown):
@@ -109,6 +113,83 @@ def separate_display_math(markdown):
     return "\n".join(out)
 
 
+def chapter_number(stem):
+    "The number a chapter goes by in the prose and on the site: its file name's, without the leading zero."
+    return int(stem.split("_")[0])
+
+
+def link_chapter_references(markdown, stems):
+    "Every `chapter 14` (`chapters 20 to 22`, `ch. 3`) in the prose made a link to that chapter."
+    by_number = {chapter_number(stem): stem for stem in stems if stem[:2].isdigit()}
+
+    def link(match):
+        words, numbers = match.groups()
+        def one(number):
+            stem = by_number.get(int(number.group(0)))
+            return f"[{number.group(0)}]({stem}.ipynb)" if stem else number.group(0)
+        if re.fullmatch(r"\d{1,2}", numbers) and int(numbers) in by_number:
+            return f"[{words} {numbers}]({by_number[int(numbers)]}.ipynb)"
+        return f"{words} " + re.sub(r"\d{1,2}", one, numbers)
+
+    pieces, last = [], 0
+    for protected in PROTECTED.finditer(markdown):
+        pieces.append(CHAPTER_REF.sub(link, markdown[last:protected.start()]))
+        pieces.append(protected.group(0))
+        last = protected.end()
+    pieces.append(CHAPTER_REF.sub(link, markdown[last:]))
+    return "".join(pieces)
+
+
+MODULE_NAME = re.compile(r"\bmlfz(?:\.\w+)+")
+
+
+def module_owners(notebooks):
+    "Which notebook writes each module: `mlfz.nn.tensor.core` -> `10_tensors`."
+    owners = {}
+    for path in notebooks:
+        for cell in nbformat.read(NBS / path.name, as_version=4).cells:
+            if cell.cell_type == "code" and (m := re.search(r"^#\|\s*default_exp\s+(\S+)", cell.source, re.M)):
+                owners["mlfz." + m.group(1).removesuffix(".__init__")] = path.stem
+    return owners
+
+
+def builds_on(stem, notebooks):
+    "The chapters whose code this chapter's code imports, in reading order (read from its imports)."
+    owners, used = module_owners(notebooks), set()
+    for cell in nbformat.read(NBS / f"{stem}.ipynb", as_version=4).cells:
+        if cell.cell_type == "code":
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith(("from mlfz", "import mlfz")):
+                    for name in MODULE_NAME.findall(line):
+                        while name not in owners and "." in name:
+                            name = name.rsplit(".", 1)[0]
+                        used.add(owners.get(name))
+    return sorted(s for s in used if s and s != stem)
+
+
+def needs_line(stem, notebooks):
+    "The line under a chapter's title that says what it builds on, each chapter a link."
+    # raw HTML: the line sits in a <p> of its own, where Markdown links are not read
+    chapters = [f'<a href="{s}.html">{chapter_number(s)}. {html.escape(_title(s))}</a>'
+                for s in builds_on(stem, notebooks)]
+    return ("Builds on " + ", ".join(chapters) + "." if chapters
+            else "Needs nothing but Python and NumPy.")
+
+
+def reading_map(notebooks):
+    "The index's table of every chapter: its number, what it teaches, what it builds on."
+    rows = []
+    for path in notebooks:
+        if path.stem == "index":
+            continue
+        needs = ", ".join(str(chapter_number(s)) for s in builds_on(path.stem, notebooks)) or "–"
+        rows.append(f"| {chapter_number(path.stem)} | [{_title(path.stem)}]({path.stem}.ipynb) | "
+                    f"{_summary(path.stem)} | {needs} |")
+    return ("## Reading map\n\nEvery chapter in reading order, with what it teaches and the chapters "
+            "whose code it uses (read from its imports, so the map cannot drift from the code).\n\n"
+            "| | chapter | what it teaches | builds on |\n|---|---|---|---|\n" + "\n".join(rows))
+
+
 def to_myst(path, notebooks):
     "Turn nbdev's Quarto-flavoured notebook into one myst-nb renders the same way."
     nb = nbformat.read(path, as_version=4)
@@ -118,12 +199,17 @@ def to_myst(path, notebooks):
         if cell.cell_type == "raw" and source.startswith("---"):
             front = yaml.safe_load(source.strip().strip("-"))
             summary = f'\n\n<p class="chapter-summary">{front["description"]}</p>' if front.get("description") else ""
-            cells.append(nbformat.v4.new_markdown_cell(f"# {front['title']}{summary}"))
+            if path.stem == "index":
+                cells.append(nbformat.v4.new_markdown_cell(f"# {front['title']}{summary}"))
+            else:
+                needs = f'\n\n<p class="chapter-needs">{needs_line(path.stem, notebooks)}</p>'
+                cells.append(nbformat.v4.new_markdown_cell(
+                    f"# {chapter_number(path.stem)}. {front['title']}{summary}{needs}"))
             continue
         if not source.strip():
             continue
         if cell.cell_type == "markdown":
-            cell.source = separate_display_math(source)
+            cell.source = link_chapter_references(separate_display_math(source), [p.stem for p in notebooks])
         if cell.cell_type == "code":
             found, cell.source = directives(source)
             if "default_exp" in found:
@@ -137,6 +223,7 @@ def to_myst(path, notebooks):
         cells.append(cell)
     nb.cells = cells
     if path.stem == "index":
+        nb.cells.append(nbformat.v4.new_markdown_cell(reading_map(notebooks)))
         nb.cells.append(nbformat.v4.new_markdown_cell(table_of_contents(notebooks)))
     nbformat.write(nb, SOURCE / path.name)
 
@@ -153,11 +240,12 @@ def table_of_contents(notebooks):
 
 
 def api_reference(notebooks):
-    "One page with the show_doc entry of every exported name, module by module."
+    """One page with every public name, module by module: its real signature, its whole docstring and
+    the chapter that derives it. A name a module only re-exports is listed once, where it is defined."""
     import importlib
-    from nbdev.showdoc import show_doc
 
-    sections = ["# API reference\n\nEvery public name of the package, module by module, with the chapter that derives it.\n"]
+    sections = ["# API reference\n\nEvery public name of the package, module by module, with the chapter that "
+                "derives it. A module that re-exports names from others lists them in one line.\n"]
     for path in sorted((ROOT / "mlfz").rglob("*.py")):
         source = re.search(r"File to edit: \S*?nbs/(\S+)\.ipynb", path.read_text())
         module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
@@ -165,10 +253,66 @@ def api_reference(notebooks):
         if not (source and names and NBS / f"{source.group(1)}.ipynb" in notebooks):
             continue
         chapter = source.group(1)
-        sections.append(f"## `{module.__name__}`\n\nDerived in [{_title(chapter)}]({chapter}.ipynb).\n")
-        sections += [clean_show_doc(show_doc(getattr(module, name), name=name, title_level=3)._repr_markdown_())
-                     for name in names]
+        own = [n for n in names if getattr(getattr(module, n), "__module__", module.__name__) == module.__name__]
+        reexported = [n for n in names if n not in own]
+        sections.append(f"## `{module.__name__}`\n\nDerived in [{chapter_number(chapter)}. {_title(chapter)}]"
+                        f"({chapter}.ipynb).\n")
+        if reexported:
+            sections.append("Also here, from the modules that define them: " +
+                            ", ".join(f"`{n}`" for n in reexported) + ".\n")
+        sections += [api_entry(name, getattr(module, name)) for name in own]
     (SOURCE / "api.md").write_text("\n\n".join(sections))
+
+
+def _first_line(obj):
+    "The first line of `obj`'s docstring, safe inside a Markdown table."
+    import inspect
+
+    return (inspect.getdoc(obj) or "").splitlines()[0].replace("|", "\\|")
+
+
+def _readable(signature):
+    "A signature as it is written in code: `dtype=np.float64`, `metrics=(accuracy,)`, not reprs."
+    text = re.sub(r"<class '(?:numpy\.)(\w+)'>", r"np.\1", str(signature))
+    text = re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", text)
+    return re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", text)
+
+
+def _call_form(name, signature):
+    "`name(parameters)` on one line, or one parameter a line where one line would overflow the column."
+    one_line = f"{name}{_readable(signature)}"
+    if len(one_line) <= 80:
+        return one_line
+    parameters = [_readable(signature.replace(parameters=[p])).strip("()") for p in signature.parameters.values()]
+    return f"{name}(\n" + "".join(f"    {p},\n" for p in parameters) + ")"
+
+
+def api_entry(name, obj):
+    "The reference entry of `obj`: a heading, the signature as it is called, the docstring, a class's members."
+    import inspect
+
+    if isinstance(obj, type) and obj.__module__.startswith("mlfz.") and obj.__doc__ is None:
+        return f"### `{name}`\n"
+    try:
+        signature = _call_form(name, inspect.signature(obj)) if callable(obj) else f"{name} = {obj!r}"
+    except (TypeError, ValueError):  # a builtin without a signature
+        signature = name
+    entry = [f"### `{name}`", f"```python\n{signature}\n```", inspect.getdoc(obj) or ""]
+    if isinstance(obj, type):
+        members = [(n, m) for n, m in vars(obj).items() if not n.startswith("_") and (inspect.getdoc(m) or "")
+                   and not inspect.getdoc(m).startswith("Alias for field number")]  # a namedtuple's fields
+        rows = [f"| `{n}` | {_first_line(m)} |" for n, m in members]
+        if rows:
+            entry.append("| member | what it does |\n|---|---|\n" + "\n".join(rows))
+    return "\n\n".join(entry) + "\n"
+
+
+def _summary(stem):
+    "A chapter's one-line summary: the `> ...` line under its title."
+    for cell in nbformat.read(NBS / f"{stem}.ipynb", as_version=4).cells:
+        if cell.cell_type == "markdown" and (m := re.search(r"^>\s*(.+)$", cell.source, re.M)):
+            return m.group(1).strip()
+    return ""
 
 
 def _title(stem):

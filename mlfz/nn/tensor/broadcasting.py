@@ -96,6 +96,6 @@ def _describe_broadcast_operand_grad(node, prev):
                  and edge.backward_fn is broadcast_operand_grad)
     rule = describe_rule(node, inner)
     total = _describe_sum(broadcast_axes(prev.shape, node.shape))
-    return total if rule == "unchanged" else f"{rule}, then {total}"
+    return total if rule == "g" else f"{rule}, then {total}"
 
 broadcast_operand_grad.label = _describe_broadcast_operand_grad

@@ -1,0 +1,7 @@
+"""The original mlfz's `mlfz.nn.scalar.optimizer`: `GradientDescent`, derived in chapter 5.
+
+Not exported from a notebook (nbdev writes one module per notebook): this file only gives the
+original library's import path to a name defined in `mlfz.nn.scalar`."""
+from . import GradientDescent
+
+__all__ = ["GradientDescent"]
