@@ -5,7 +5,12 @@ The chapter trains a small MLP for four epochs; this script trains a wider one w
 training images, keeps the weights of the epoch with the best accuracy on the other 5,000, and
 reports the test accuracy of those weights on the 10,000 test images.
 
-    python examples/fashion_mnist.py [--epochs 30] [--seed 0] [--data FOLDER] [--save best.npz]
+    OPENBLAS_NUM_THREADS=1 python examples/fashion_mnist.py [--epochs 30] [--seed 0]
+                                                            [--data FOLDER] [--save best.npz]
+
+On a 2-core machine this took 2.5 minutes and reached 90.5% test accuracy. One thread per
+matrix product is faster than two whenever other programs share the cores: two threads then
+wait for each other (the same run took 11 minutes that way, and reached 90.3%).
 """
 import argparse
 import tempfile
@@ -68,15 +73,15 @@ def main():
             if improved:
                 best_accuracy, best_epoch = history.metrics["accuracy"][-1], epoch
                 model.save(checkpoint)
+            epoch_seconds = time.perf_counter() - epoch_started
             print(f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}: {history.summary()} "
-                  f"[{time.perf_counter() - epoch_started:.1f} s]" + ("  saved" if improved else ""),
-                  flush=True)
+                  f"[{epoch_seconds:.1f} s]" + ("  saved" if improved else ""), flush=True)
         seconds = time.perf_counter() - started
         model.load(checkpoint)
     scores = evaluate(model, DataLoader(test, batch_size=1000), cross_entropy)
-    print(f"{args.epochs} epochs in {seconds:.0f} s; best validation accuracy "
-          f"{best_accuracy:.4f} (epoch {best_epoch}); its test accuracy {scores['accuracy']:.4f}, "
-          f"test loss {scores['loss']:.4f}")
+    print(f"trained in {seconds:.0f} s; best validation accuracy {best_accuracy:.4f} (epoch "
+          f"{best_epoch} of {args.epochs}); its test accuracy {scores['accuracy']:.4f}, test "
+          f"loss {scores['loss']:.4f}")
 
 
 if __name__ == "__main__":
