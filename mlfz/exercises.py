@@ -226,7 +226,7 @@ def _seed(upstream):
 def _shape(spec):
     return spec if isinstance(spec, tuple) else np.shape(spec)
 
-# %% ../nbs/91_exercise_checkers.ipynb #e02375dd
+# %% ../nbs/91_exercise_checkers.ipynb #4874d862
 class _Case:
     "One case of a check: its inputs, its upstream gradient, the right answers."
 
@@ -250,7 +250,7 @@ class _Case:
                 raise _Stop(_feedback(
                     "wrong", f": {what} returned a {_type_name(out)}, "
                     "not numbers", self.where)) from None
-        if not _is_node(out):
+        if not isinstance(out, check.node):
             kind = check.node.__name__
             raise _Stop(_feedback(
                 "wrong", f": {what} returned a {_type_name(out)}, not a {kind}",
@@ -368,7 +368,7 @@ class _Case:
                             f"sum over {those}")
                     yield ("axis", hint), summed.reshape(shape)
 
-# %% ../nbs/91_exercise_checkers.ipynb #3624bfaa
+# %% ../nbs/91_exercise_checkers.ipynb #28f76d0f
 def _name(f):
     name = getattr(f, "__name__", "<lambda>")
     return "your function" if name == "<lambda>" else f"`{name}`"
@@ -388,7 +388,8 @@ class _OpCheck:
     def __call__(self, f, cases, gradients, checker):
         "The feedback on `f` in each of the `cases` (and on its `gradients`)."
         self.mistakes, self.kwargs = self.mistakes or {}, self.kwargs or {}
-        self.names = _input_names(f, self.kwargs)
+        self.names = (_input_names(f, self.kwargs)  # else the reference's
+                      or _input_names(self.reference, self.kwargs))
         cases = _cases(cases, self.names, self.node, checker)
         if len(self.names) != len(cases[0]):
             self.names = [f"input {i}" for i in range(len(cases[0]))]
