@@ -25,7 +25,7 @@ from .nn.scalar import Scalar
 from .nn.tensor import Tensor
 from .nn.tensor.broadcasting import broadcast_axes, broadcasts_to
 
-# %% ../nbs/91_exercise_checkers.ipynb #995d6d87
+# %% ../nbs/91_exercise_checkers.ipynb #a2af8069
 @dataclass(frozen=True)
 class Feedback:
     """What a check found: its `status` ("passed", "wrong", "not implemented"
@@ -55,11 +55,7 @@ def _feedback(status, headline, *details, hint=None, mistake=None):
                for line in lines]
     return Feedback(status, "\n".join(wrapped), mistake)
 
-def _report(feedback):
-    print(feedback.message)
-    return feedback
-
-# %% ../nbs/91_exercise_checkers.ipynb #7ce5c038
+# %% ../nbs/91_exercise_checkers.ipynb #b69a939a
 class _Stop(Exception):
     "Ends a check early, with the feedback it gives."
     def __init__(self, feedback):
@@ -101,6 +97,18 @@ def _attempt(what, where, call, *args, result=True):
             "not implemented", f": {what} returned {value!r}",
             "write your code and `return` its result, then run the cell again"))
     return value
+
+def _reported(check):
+    "The checker `check`, printing the feedback it returns before returning it."
+    @functools.wraps(check)
+    def checker(*args, **kwargs):
+        try:
+            feedback = check(*args, **kwargs)
+        except _Stop as stop:  # the learner's code stopped the check
+            feedback = stop.feedback
+        print(feedback.message)
+        return feedback
+    return checker
 
 # %% ../nbs/91_exercise_checkers.ipynb #3f9b3960
 _RTOL, _ATOL = 1e-4, 1e-5  # gradient_check's tolerances
@@ -368,7 +376,7 @@ class _Case:
                             f"sum over {those}")
                     yield ("axis", hint), summed.reshape(shape)
 
-# %% ../nbs/91_exercise_checkers.ipynb #28f76d0f
+# %% ../nbs/91_exercise_checkers.ipynb #94e76ab8
 def _name(f):
     name = getattr(f, "__name__", "<lambda>")
     return "your function" if name == "<lambda>" else f"`{name}`"
@@ -400,10 +408,7 @@ class _OpCheck:
             right = np.asarray(right, dtype=np.float64)
             upstream = _upstream(right.shape, rng) if gradients else None
             case = _Case(self, number, len(cases), values, upstream)
-            try:
-                found = self._wrong_in(f, case, right)
-            except _Stop as stop:
-                found = stop.feedback
+            found = self._wrong_in(f, case, right)  # or a _Stop for `_reported`
             if found is not None:
                 return found
         checked = "value and gradients" if gradients else "value"
@@ -437,6 +442,7 @@ class _OpCheck:
                 return found
         return None
 
+@_reported
 def check_backward(op, reference, cases=None, *, node=Tensor, positive=False,
                    scale=1.0, mistakes=None, grad_reference=None, **kwargs):
     """Check the learner's `op` (inputs of type `node` in, a node out) in each
@@ -448,9 +454,10 @@ def check_backward(op, reference, cases=None, *, node=Tensor, positive=False,
     returns it."""
     check = _OpCheck(reference, node, positive, scale, mistakes,
                      grad_reference, kwargs)
-    return _report(check(op, cases, gradients=True, checker="check_backward"))
+    return check(op, cases, gradients=True, checker="check_backward")
 
-# %% ../nbs/91_exercise_checkers.ipynb #7087f063
+# %% ../nbs/91_exercise_checkers.ipynb #6e18341c
+@_reported
 def check_forward(f, reference, cases=None, *, node=Tensor, positive=False,
                   scale=1.0, mistakes=None, **kwargs):
     """Check the value of the learner's `f` (inputs of type `node` in, a node
@@ -458,10 +465,11 @@ def check_forward(f, reference, cases=None, *, node=Tensor, positive=False,
     `reference`; `mistakes` maps a hint to a function making the mistake it
     explains. Prints the feedback and returns it."""
     check = _OpCheck(reference, node, positive, scale, mistakes, None, kwargs)
-    return _report(check(f, cases, gradients=False, checker="check_forward"))
+    return check(f, cases, gradients=False, checker="check_forward")
 
 _STILL_BUGGY = "this is exactly what the buggy version computes: find the bug"
 
+@_reported
 def check_fix(fixed, buggy, reference, cases=None, *, forward_only=False,
               node=Tensor, positive=False, scale=1.0, mistakes=None,
               grad_reference=None, **kwargs):
@@ -480,31 +488,29 @@ def check_fix(fixed, buggy, reference, cases=None, *, forward_only=False,
             f"({wrong} is wrong)", 78, subsequent_indent="    ")
         found = Feedback("not implemented", "\n".join([headline, *details]),
                          "not fixed")
-    return _report(found)
+    return found
 
 def _given(answer):
-    "The learner's answer; for a function of no arguments, what it returns."
+    """The learner's answer (for a function of no arguments, what it returns);
+    a stub stops the check."""
     if callable(answer):
-        return _attempt(_name(answer), None, answer, result=False)
+        answer = _attempt(_name(answer), None, answer, result=False)
+    if answer is None or answer is Ellipsis:
+        raise _Stop(_feedback("not implemented", ": put your answer in place "
+                              "of `...`, then run the cell again"))
     return answer
 
-_NO_ANSWER = ": put your answer in place of `...`, then run the cell again"
-
+@_reported
 def check_value(answer, expected, *, mistakes=None):
     """Check a number (or an array) the learner worked out, `answer` (or a
     function of no arguments that returns it), against `expected`; `mistakes`
     maps a hint to the value the mistake it explains gives."""
-    try:
-        answer = _given(answer)
-    except _Stop as stop:
-        return _report(stop.feedback)
-    if answer is None or answer is Ellipsis:
-        return _report(_feedback("not implemented", _NO_ANSWER))
+    answer = _given(answer)
     try:
         got = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError):
-        return _report(_feedback(
-            "wrong", f": your answer is a {_type_name(answer)}, not a number"))
+        return _feedback(
+            "wrong", f": your answer is a {_type_name(answer)}, not a number")
     expected = np.asarray(expected, dtype=np.float64)
     candidates = [((hint, hint), value)
                   for hint, value in (mistakes or {}).items()]
@@ -513,36 +519,32 @@ def check_value(answer, expected, *, mistakes=None):
     if found is None:
         shown = _short(got) if got.size <= 9 else "your answer"
         found = _feedback("passed", f": {shown} is right")
-    return _report(found)
+    return found
 
+@_reported
 def check_shape(answer, expected, *, mistakes=None):
     """Check a shape the learner worked out, `answer` (a tuple of sizes, or a
     function of no arguments that returns it), against `expected`; `mistakes`
     maps a hint to the shape the mistake it explains gives."""
-    try:
-        answer = _given(answer)
-    except _Stop as stop:
-        return _report(stop.feedback)
-    if answer is None or answer is Ellipsis:
-        return _report(_feedback("not implemented", _NO_ANSWER))
+    answer = _given(answer)
     if isinstance(answer, (int, np.integer)):
-        return _report(_feedback(
+        return _feedback(
             "wrong", f": a shape is a tuple of sizes, not the number {answer}",
             hint=f"write ({answer},) for a shape of one axis",
-            mistake="not a tuple"))
+            mistake="not a tuple")
     try:
         got = tuple(operator.index(n) for n in answer)
     except TypeError:
-        return _report(_feedback(
-            "wrong", f": a shape is a tuple of sizes, not {answer!r}"))
+        return _feedback(
+            "wrong", f": a shape is a tuple of sizes, not {answer!r}")
     expected = tuple(expected)
     if got == expected:
-        return _report(_feedback("passed", f": {got} is right"))
+        return _feedback("passed", f": {got} is right")
     hint = next((hint for hint, shape in (mistakes or {}).items()
                  if tuple(shape) == got), None)
     mistake = hint or _shape_mistake(got, expected)
     if mistake is None and sorted(got) == sorted(expected):
         mistake, hint = "order", "the right sizes in the wrong order"
-    return _report(_feedback(
+    return _feedback(
         "wrong", f": your answer is {got}, the right shape is {expected}",
-        hint=hint or _HINTS.get(mistake), mistake=mistake))
+        hint=hint or _HINTS.get(mistake), mistake=mistake)

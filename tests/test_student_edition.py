@@ -54,10 +54,12 @@ def test_an_open_questions_answer_becomes_nbgraders_text_stub():
     ("#| exercise: stub\nf = ...", "eval: false"),
     ("#| exercise: rejects\nassert 1", "#| hide"),
     ("#| exercise: answer\nx = 1", "unknown exercise role"),
+    ("Put it between `### BEGIN SOLUTION` and `### END SOLUTION`.", "prose included"),
 ])
 def test_a_cell_that_breaks_the_conventions_is_refused_by_name(source, complaint):
+    cell = code(source) if source.startswith(("#|", "x =")) else nbformat.v4.new_markdown_cell(source)
     with pytest.raises(student.ExerciseError, match="nb.ipynb, cell 3") as error:
-        student.student_cell(code(source), "nb.ipynb, cell 3")
+        student.student_cell(cell, "nb.ipynb, cell 3")
     assert complaint in str(error.value)
 
 

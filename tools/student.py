@@ -56,18 +56,18 @@ def clear_solutions(source, where):
 
 def student_cell(cell, where):
     "The cell as the student edition has it, or None where it has none."
+    found = directives(cell.source)[0] if cell.cell_type == "code" else {}
+    role = found.get("exercise")
+    if role not in (None, "stub", "solution", "rejects"):
+        raise ExerciseError(f"{where}: unknown exercise role {role!r} (stub, solution or rejects)")
+    if (BEGIN in cell.source or END in cell.source) != (role == "solution"):  # nbgrader reads prose too
+        raise ExerciseError(f"{where}: solution markers belong in `#| exercise: solution` cells "
+                            "(and nowhere else, prose included), and every solution cell has them")
     if cell.cell_type == "markdown":
         cell.source = ANSWER.sub(TEXT_STUB, cell.source)
         return cell
     if cell.cell_type != "code":
         return cell
-    found = directives(cell.source)[0]
-    role = found.get("exercise")
-    if role not in (None, "stub", "solution", "rejects"):
-        raise ExerciseError(f"{where}: unknown exercise role {role!r} (stub, solution or rejects)")
-    if (BEGIN in cell.source or END in cell.source) != (role == "solution"):
-        raise ExerciseError(f"{where}: solution markers belong in `#| exercise: solution` cells, "
-                            "and every solution cell has them")
     if role == "stub":
         if found.get("eval") != "false":
             raise ExerciseError(f"{where}: a stub needs `#| eval: false`, or the tests would run it")
