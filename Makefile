@@ -5,12 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
+<<<<<<< HEAD
 # one BLAS thread while notebooks run two at a time on a two-core machine: two programs' thread
 # pools competing for the cores make every matrix product 5-10 times slower
 docs notebook-tests pytest: export OPENBLAS_NUM_THREADS := 1
 docs notebook-tests pytest: export OMP_NUM_THREADS := 1
 
 .PHONY: docs test preview lab export readme bench clean check-sync notebook-tests pytest system-deps
+=======
+.PHONY: docs test preview lab student export readme bench clean check-sync notebook-tests pytest system-deps
+>>>>>>> exercises
 
 docs: $(INSTALLED) system-deps export
 	$(BIN)/python tools/build_docs.py
@@ -60,9 +64,15 @@ preview:
 	@test -f _docs/index.html || { echo "no site yet: run make docs first"; exit 1; }
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory _docs
 
+# `make lab NOTEBOOKS=_student` opens the student edition instead of the notebooks
+NOTEBOOKS ?= nbs
 lab: $(INSTALLED)
 	$(BIN)/python -c 'import jupyterlab' 2>/dev/null || $(BIN)/python -m pip install --quiet jupyterlab
-	$(BIN)/jupyter lab nbs
+	$(BIN)/jupyter lab $(NOTEBOOKS)
+
+# the student edition: the notebooks with every solution removed (see the appendix "Exercise checkers")
+student: $(INSTALLED)
+	$(BIN)/python tools/student.py _student
 
 clean:
-	rm -rf _build _docs _proc tests/screenshots
+	rm -rf _build _docs _proc _student tests/screenshots
