@@ -5,16 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-<<<<<<< HEAD
 # one BLAS thread while notebooks run two at a time on a two-core machine: two programs' thread
 # pools competing for the cores make every matrix product 5-10 times slower
 docs notebook-tests pytest: export OPENBLAS_NUM_THREADS := 1
 docs notebook-tests pytest: export OMP_NUM_THREADS := 1
 
-.PHONY: docs test preview lab export readme bench clean check-sync notebook-tests pytest system-deps
-=======
 .PHONY: docs test preview lab student export readme bench clean check-sync notebook-tests pytest system-deps
->>>>>>> exercises
 
 docs: $(INSTALLED) system-deps export
 	$(BIN)/python tools/build_docs.py
