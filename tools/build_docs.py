@@ -27,7 +27,7 @@ EXECUTED, PROCESSED, SOURCE = BUILD / "executed", BUILD / "processed", BUILD / "
 OUT = ROOT / "_docs"
 # the first digit of a chapter's number says which part of the series it belongs to
 PARTS = {"0": "Scalars and computational graphs", "1": "The tensor engine",
-         "2": "Functions, losses and gradient checking", "3": "Training networks"}
+         "2": "Functions and losses", "3": "Training networks", "9": "Appendix"}
 DIRECTIVE = re.compile(r"^#\|\s*([\w-]+):?\s*(.*?)\s*$")
 SOURCE_LINK = re.compile(r"\[source\]\([^)]*\)\{[^}]*\}")  # show_doc's link to GitHub, in Quarto syntax
 # what prose must not touch when it links chapter references: code, math and links that are already there
