@@ -27,7 +27,7 @@ def edge_gradient(node, edge):
     return node.backwards_grad * local_grad
 
 # %% ../nbs/03_backward_in_practice.ipynb #99d84644
-from .nn.scalar.core import new_stamp  # chapter 1: every Scalar takes one when it is made
+from .nn.scalar.core import new_stamp  # chapter 1: every node takes one
 
 # %% ../nbs/03_backward_in_practice.ipynb #48f44e27
 def topological_order(root):
