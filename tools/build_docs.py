@@ -164,7 +164,8 @@ def builds_on(stem, notebooks):
                         while name not in owners and "." in name:
                             name = name.rsplit(".", 1)[0]
                         used.add(owners.get(name))
-    return sorted(s for s in used if s and s != stem)
+    # the appendix (9x) holds tools, not lessons: drawing a picture is not building on a chapter
+    return sorted(s for s in used if s and s != stem and not s.startswith("9"))
 
 
 def needs_line(stem, notebooks):
