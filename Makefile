@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
+# one BLAS thread while notebooks run two at a time on a two-core machine: two programs' thread
+# pools competing for the cores make every matrix product 5-10 times slower
+docs notebook-tests pytest: export OPENBLAS_NUM_THREADS := 1
+docs notebook-tests pytest: export OMP_NUM_THREADS := 1
+
 .PHONY: docs test preview lab export readme bench clean check-sync notebook-tests pytest system-deps
 
 docs: $(INSTALLED) system-deps export

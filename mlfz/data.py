@@ -30,7 +30,8 @@ def load_digits():
     digits = sklearn_digits()
     return digits.data / 16.0, digits.target.astype(np.int64)
 
-# %% ../nbs/35_data.ipynb #18c3fd8f
+# %% ../nbs/35_data.ipynb #d65f9b10
+#| code-fold: true
 def _checked_positions(index, n, who):
     """`index`, an integer or an integer array, as positions into `n` samples
     (negative ones count from the end); an error naming `who` when it is not."""
@@ -45,7 +46,7 @@ def _checked_positions(index, n, who):
     positions = positions.astype(np.intp, copy=False)
     return int(positions) if positions.ndim == 0 else positions
 
-
+# %% ../nbs/35_data.ipynb #18c3fd8f
 class ArrayDataset:
     "Arrays sharing their first axis; `ds[i]` is the tuple of their `i`-th entries."
 
@@ -92,7 +93,8 @@ class Subset:
         index = _checked_positions(index, len(self), "Subset")
         return self.dataset[self.indices[index]]
 
-# %% ../nbs/35_data.ipynb #f6a39c72
+# %% ../nbs/35_data.ipynb #6f02e275
+#| code-fold: true
 def _is_integer(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
@@ -104,7 +106,7 @@ def _checked_seed(seed, who):
     if seed is not None and seed < 0:
         raise ValueError(wrong)
 
-
+# %% ../nbs/35_data.ipynb #f6a39c72
 def _split_counts(lengths, n):
     "The size of each piece; `lengths` are counts, or fractions of `n`."
     lengths = list(lengths)
@@ -258,7 +260,8 @@ def read_idx(path):
             raise ValueError(f"{path}: corrupt gzip data: {e}") from e
     return parse_idx(data, str(path))
 
-# %% ../nbs/35_data.ipynb #09b41a15
+# %% ../nbs/35_data.ipynb #2fc83ec3
+#| code-fold: true
 FASHION_MNIST_URL = ("https://raw.githubusercontent.com/zalandoresearch/"
                      "fashion-mnist/master/data/fashion")
 # where Debian's package dataset-fashion-mnist puts the four files
@@ -333,7 +336,7 @@ def fashion_mnist_files(split="train", path=None):
     raise FileNotFoundError(f"Fashion-MNIST: no {split} files; looked in "
                             + "; ".join(looked) + hint)
 
-
+# %% ../nbs/35_data.ipynb #09b41a15
 def load_fashion_mnist(split="train", path=None):
     """Fashion-MNIST's `split` ("train" or "test") as (X uint8 (N, 28, 28),
     y int64 (N,)); `fashion_mnist_files` says where the files are looked for."""

@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 from .nn.tensor import Tensor
 
-# %% ../nbs/33_optimizers.ipynb #b78f940c
+# %% ../nbs/33_optimizers.ipynb #8147f533
+#| code-fold: true
 def _parameter_list(params, owner):
     "`params` as a list of Tensors, each once, in order; else a TypeError."
     if isinstance(params, Tensor):  # iterable along axis 0, but surely not meant so
@@ -43,6 +44,7 @@ def _hyperparameter(owner, name, value, high=None):
         raise ValueError(f"{owner}: invalid {name} {value!r}: it must be {allowed}")
     return float(value)
 
+# %% ../nbs/33_optimizers.ipynb #b78f940c
 class Optimizer:
     "The bookkeeping every optimizer shares; a subclass supplies `update`."
     def __init__(self, params, lr):
@@ -162,7 +164,8 @@ class AdamW(Adam):
         decayed = value * (1 - self.lr * self.weight_decay)  # not in the gradient
         return decayed - self.lr * self.direction(grad, state)
 
-# %% ../nbs/33_optimizers.ipynb #3eee0bc4
+# %% ../nbs/33_optimizers.ipynb #3b215a75
+#| code-fold: true
 def _positive_int(owner, name, value):
     "`value`, checked to be a positive integer; errors name `owner` and `value`."
     if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
@@ -171,6 +174,7 @@ def _positive_int(owner, name, value):
                          f"got {value!r}")
     return int(value)
 
+# %% ../nbs/33_optimizers.ipynb #3eee0bc4
 class LRScheduler:
     "Sets the optimizer's learning rate every epoch; a subclass supplies `lr_at`."
     def __init__(self, optimizer):

@@ -52,6 +52,16 @@ def test_parameter_is_a_leaf_tensor():
     assert type(pickle.loads(pickle.dumps(p))) is Parameter and type(copy.deepcopy(p)) is Parameter
 
 
+def test_detaching_a_parameter_gives_a_plain_leaf_that_shares_its_value():
+    p = Parameter([1.0, 2.0])
+    p.name = "w"
+    cut = p.detach()
+    assert type(cut) is Tensor and cut.prevs == [] and cut.name == "w"
+    assert np.shares_memory(cut.value, p.value)  # no copy
+    (cut * p).sum().backward()
+    np.testing.assert_array_equal(p.backwards_grad, cut.value)  # cut is a constant
+
+
 def test_registration_order_is_pytorchs():
     m = Mixed()
     assert names(m.named_parameters()) == ["a", "b", "child.w", "items.0.w", "items.1", "pair.0.w",

@@ -12,7 +12,8 @@ from numbers import Real
 import numpy as np
 from .modules import _count, _generator
 
-# %% ../../nbs/32_initialisation.ipynb #fd62812f
+# %% ../../nbs/32_initialisation.ipynb #6b99c8ff
+#| code-fold: true
 def _real(x, what, who):
     if isinstance(x, bool) or not isinstance(x, Real):
         raise TypeError(f"{who}: {what} must be a real number, got {x!r}")
@@ -28,6 +29,7 @@ def _shape(shape, who):
                          f"got {shape!r}")
     return tuple(int(n) for n in shape)
 
+# %% ../../nbs/32_initialisation.ipynb #fd62812f
 def uniform(shape, low=0.0, high=1.0, rng=None):
     "An array of `shape` drawn from U(low, high)."
     low, high = _real(low, "low", "uniform"), _real(high, "high", "uniform")

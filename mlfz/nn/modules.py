@@ -36,7 +36,8 @@ def _unpickled_parameter(value, name, backwards_grad):
     p.name, p.backwards_grad = name, backwards_grad
     return p
 
-# %% ../../nbs/31_modules.ipynb #fbd34a2b
+# %% ../../nbs/31_modules.ipynb #a7c0dd3c
+#| code-fold: true
 def _members(attr, container):
     """`(key, member)` for the Modules and Parameters in a list, tuple or dict;
     none for a container of other things, and a TypeError for a mix (it would be
@@ -56,17 +57,6 @@ def _members(attr, container):
             raise TypeError(f"the attribute {attr!r}: a member's key must be a "
                             f"name without dots, got {key!r}")
     return items
-
-def _registered(module):
-    """`(name, value, direct)` for every Parameter and Module of `module`, in
-    assignment order; members of a list, tuple or dict attribute are named
-    `attr.key` (`direct` False)."""
-    for attr, value in vars(module).items():
-        if isinstance(value, (Parameter, Module)):
-            yield attr, value, True
-        elif isinstance(value, (list, tuple, dict)):
-            for key, member in _members(attr, value):
-                yield f"{attr}.{key}", member, False
 
 def _join(prefix, name):
     return name if prefix is None else f"{prefix}.{name}"
@@ -88,6 +78,18 @@ def _rename(x, name, seen):
     for key, member, _ in _registered(x):
         if _name_of(member) in (None, _join(old, key)):
             _rename(member, _join(name, key), seen)
+
+# %% ../../nbs/31_modules.ipynb #fbd34a2b
+def _registered(module):
+    """`(name, value, direct)` for every Parameter and Module of `module`, in
+    assignment order; members of a list, tuple or dict attribute are named
+    `attr.key` (`direct` False)."""
+    for attr, value in vars(module).items():
+        if isinstance(value, (Parameter, Module)):
+            yield attr, value, True
+        elif isinstance(value, (list, tuple, dict)):
+            for key, member in _members(attr, value):
+                yield f"{attr}.{key}", member, False
 
 
 class Module:
@@ -221,7 +223,8 @@ def _zero_grad(self):
     for p in self.parameters():
         p.backwards_grad = None
 
-# %% ../../nbs/31_modules.ipynb #cb1fa73a
+# %% ../../nbs/31_modules.ipynb #b3b53b2b
+#| code-fold: true
 def _generator(rng, who):
     "`rng`, or the library's generator when it is None (`who` names the caller)."
     if rng is None:
@@ -249,7 +252,7 @@ def _label(self, what):
 
 Module._label = _label
 
-
+# %% ../../nbs/31_modules.ipynb #cb1fa73a
 class Linear(Module):
     "The layer `x @ weight + bias`, `weight` of shape (in, out)."
 

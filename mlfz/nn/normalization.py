@@ -14,7 +14,8 @@ from .tensor.arithmetic import tensor_node
 from .tensor.reductions import normalize_axes, refuse_empty, _describe_axes
 from .modules import Module, Parameter, _count, _float_dtype, _generator
 
-# %% ../../nbs/34_normalization.ipynb #9507e285
+# %% ../../nbs/34_normalization.ipynb #1ba7da4c
+#| code-fold: true
 def _checked_number(value, name, op, valid, interval):
     "`value` as a float if it is a real number passing `valid`; else an error."
     if isinstance(value, bool) or not isinstance(value, Real):
@@ -26,6 +27,7 @@ def _checked_number(value, name, op, valid, interval):
 def _eps(eps, op):
     return _checked_number(eps, "eps", op, lambda e: 0 <= e < np.inf, "[0, ∞)")
 
+# %% ../../nbs/34_normalization.ipynb #9507e285
 def _standardize_backward(node, saved, prev):
     axes, inv_sigma = saved
     g, x_hat = node.backwards_grad, node.value
@@ -58,7 +60,8 @@ def standardize(x, axis=-1, eps=1e-5):
     axes = normalize_axes(axis, x.ndim, "standardize")
     return _standardized(x, axes, _eps(eps, "standardize"), "standardize")[0]
 
-# %% ../../nbs/34_normalization.ipynb #76090de2
+# %% ../../nbs/34_normalization.ipynb #4ca4a80e
+#| code-fold: true
 def _feature_shape(normalized_shape, op):
     "`normalized_shape`: a positive int or a non-empty sequence of them; a tuple."
     if not isinstance(normalized_shape, (tuple, list)):
@@ -74,6 +77,7 @@ def _check_shape(value, name, shape, op):
         raise ValueError(f"{op}: {name} must have shape {shape}, "
                          f"got shape {np.shape(value)}")
 
+# %% ../../nbs/34_normalization.ipynb #76090de2
 def _affine(x_hat, weight, bias):
     "weight ⊙ x̂ + bias with the engine's own * and +; a None is left out."
     y = x_hat if weight is None else x_hat * weight
@@ -95,7 +99,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     eps = _eps(eps, "layer_norm")
     return _layer_normalized(x, shape, weight, bias, eps, "layer_norm")
 
-# %% ../../nbs/34_normalization.ipynb #3dadc447
+# %% ../../nbs/34_normalization.ipynb #02a85f73
+#| code-fold: true
 def _momentum(momentum, op):
     in_range = lambda m: 0 <= m <= 1
     return _checked_number(momentum, "momentum", op, in_range, "[0, 1]")
@@ -126,6 +131,7 @@ def _check_running(array, name, features, training, op):
         raise ValueError(f"{op}: {name} is read-only, but training updates it "
                          "in place")
 
+# %% ../../nbs/34_normalization.ipynb #3dadc447
 def _batch_normalized(x, running_mean, running_var, weight, bias, training,
                       momentum, eps, who):
     if not training:
