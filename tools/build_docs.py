@@ -27,8 +27,7 @@ EXECUTED, PROCESSED, SOURCE = BUILD / "executed", BUILD / "processed", BUILD / "
 OUT = ROOT / "_docs"
 # the first digit of a chapter's number says which part of the series it belongs to
 PARTS = {"0": "Scalars and computational graphs", "1": "The tensor engine",
-         "2": "Functions, losses and gradient checking", "3": "Training networks",
-         "9": "Appendix: tools for every part"}
+         "2": "Functions and losses", "3": "Training networks", "9": "Appendix: tools for every part"}
 DIRECTIVE = re.compile(r"^#\|\s*([\w-]+):?\s*(.*?)\s*$")
 SOURCE_LINK = re.compile(r"\[source\]\([^)]*\)\{[^}]*\}")  # show_doc's link to GitHub, in Quarto syntax
 # what prose must not touch when it links chapter references: code, math and links that are already there
@@ -165,7 +164,8 @@ def builds_on(stem, notebooks):
                         while name not in owners and "." in name:
                             name = name.rsplit(".", 1)[0]
                         used.add(owners.get(name))
-    return sorted(s for s in used if s and s != stem and not s.startswith("9"))  # 9x: tools, not lessons
+    # the appendix (9x) holds tools, not lessons: drawing a picture is not building on a chapter
+    return sorted(s for s in used if s and s != stem and not s.startswith("9"))
 
 
 def needs_line(stem, notebooks):

@@ -11,8 +11,8 @@ import math
 from abc import ABC, abstractmethod
 from numbers import Integral
 
-from ...autodiff import new_stamp
 from .core import Scalar, exp, log, sin, cos, tanh, sigmoid, relu
+from .core import new_stamp
 from .core import _node, _not_finite, _operand, _real_number
 
 _all_ = ["Scalar", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu"]
