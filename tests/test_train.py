@@ -1,7 +1,8 @@
 """mlfz.train: every clause of fit's contract on small models (batch-weighted epoch losses with a
 short last batch, metrics on the validation data, modes and recording during and after training,
-a parameter a step does not reach left alone by it, the scheduler's steps, nothing printed without progress, clean bars in a notebook), accuracy and
-evaluate, History.plot, checkpoints, argument errors, and memory that stays flat over 1,000 steps."""
+a parameter that a step does not reach left alone by it, the scheduler's steps, nothing printed
+without progress, clean bars in a notebook), accuracy and evaluate, History.plot, checkpoints,
+argument errors, and memory that stays flat over 1,000 steps."""
 import gc
 import tracemalloc
 import weakref
