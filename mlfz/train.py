@@ -14,9 +14,10 @@ import numpy as np
 from .nn.tensor import Tensor, no_grad
 from tqdm import tqdm
 
-# %% ../nbs/36_training.ipynb #2883564f
-def accuracy(logits, labels):
-    "The fraction of rows of `logits` whose largest entry is at the label's class."
+# %% ../nbs/36_training.ipynb #6fb82d75
+#| code-fold: true
+def _checked_scores(logits, labels):
+    "`logits` and `labels` as arrays, checked: one class index per row of logits."
     logits, labels = np.asarray(logits), np.asarray(labels)
     if logits.ndim != 2:
         raise ValueError("accuracy: logits must have shape (samples, classes), got "
@@ -36,9 +37,16 @@ def accuracy(logits, labels):
                          f"index for {logits.shape[1]} classes")
     if np.isnan(logits).any():
         raise ValueError("accuracy: the logits hold nan")
+    return logits, labels
+
+# %% ../nbs/36_training.ipynb #2883564f
+def accuracy(logits, labels):
+    "The fraction of rows of `logits` whose largest entry is at the label's class."
+    logits, labels = _checked_scores(logits, labels)
     return float(np.mean(logits.argmax(axis=1) == labels))
 
 # %% ../nbs/36_training.ipynb #4aa864f5
+#| code-fold: true
 def _check_model(model, who):
     if not (callable(model) and hasattr(model, "training")
             and all(callable(getattr(model, m, None)) for m in ("train", "eval"))):
@@ -104,8 +112,12 @@ def _batches(loader, who, name):
                              "one label per input")
         yield inputs, labels
 
-def _loss_value(loss, who, where):
-    "The number in `loss`, checked to be one finite number; `where`: which batch."
+def _loss_value(loss, who, where, tensor=False):
+    """The number in `loss`, checked to be one finite number (and a Tensor, to call
+    backward() on, with `tensor`); `where`: which batch."""
+    if tensor and not isinstance(loss, Tensor):
+        raise TypeError(f"{who}: loss_fn must return a Tensor to call backward() "
+                        f"on, got {type(loss).__name__}")
     value = np.asarray(loss)
     if value.size != 1 or value.dtype.kind not in "fiu":
         raise ValueError(f"{who}: loss_fn must return one number (the batch's "
@@ -118,12 +130,41 @@ def _loss_value(loss, who, where):
                                  "(try a smaller learning rate)")
     return value
 
-def evaluate(model, loader, loss_fn, metrics=(accuracy,)):
-    """`{"loss": mean loss, name: metric, …}` of `model` over `loader`, in eval mode
-    and without recording a graph; the model's mode is restored."""
+def _metric_value(value, name):
+    "A metric's result as a float; an error naming the metric when it is no number."
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"evaluate: the metric {name} returned {value!r}, "
+                        "not a number") from None
+
+def _check_evaluate_arguments(model, loader, loss_fn):
     _check_model(model, "evaluate")
     _check_loader(loader, "evaluate", "loader")
     _check_callable(loss_fn, "evaluate", "loss_fn")
+
+def _check_fit_arguments(model, loss_fn, optimizer, train_loader, epochs,
+                         valid_loader, scheduler, progress):
+    _check_model(model, "fit")
+    _check_callable(loss_fn, "fit", "loss_fn")
+    _check_methods(optimizer, ("zero_grad", "step"), "fit", "optimizer")
+    _check_loader(train_loader, "fit", "train_loader")
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise TypeError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if valid_loader is not None:
+        _check_loader(valid_loader, "fit", "valid_loader")
+    if scheduler is not None:
+        _check_methods(scheduler, ("step",), "fit", "scheduler")
+    if not isinstance(progress, bool):
+        raise TypeError(f"fit: progress must be True or False, got {progress!r}")
+
+# %% ../nbs/36_training.ipynb #930e9241
+def evaluate(model, loader, loss_fn, metrics=(accuracy,)):
+    """`{"loss": mean loss, name: metric, …}` of `model` over `loader`, in eval mode
+    and without recording a graph; the model's mode is restored."""
+    _check_evaluate_arguments(model, loader, loss_fn)
     names = _metric_names(metrics, "evaluate")
     was_training, total, count, outputs, targets = model.training, 0.0, 0, [], []
     model.eval()
@@ -144,12 +185,7 @@ def evaluate(model, loader, loss_fn, metrics=(accuracy,)):
     outputs, targets = np.concatenate(outputs), np.concatenate(targets)
     results = {"loss": total / count}
     for name, metric in zip(names, metrics):
-        value = metric(outputs, targets)
-        try:
-            results[name] = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"evaluate: the metric {name} returned {value!r}, "
-                            "not a number") from None
+        results[name] = _metric_value(metric(outputs, targets), name)
     return results
 
 # %% ../nbs/36_training.ipynb #8d924667
@@ -239,25 +275,12 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, valid_loader=None,
         scheduler=None, metrics=(accuracy,), progress=True):
     """Train `model` for `epochs` passes over `train_loader`, evaluating on
     `valid_loader` after each; a `History` of the losses and metrics per epoch."""
-    _check_model(model, "fit")
-    _check_callable(loss_fn, "fit", "loss_fn")
-    _check_methods(optimizer, ("zero_grad", "step"), "fit", "optimizer")
-    _check_loader(train_loader, "fit", "train_loader")
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-        raise TypeError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    if epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    if valid_loader is not None:
-        _check_loader(valid_loader, "fit", "valid_loader")
-    if scheduler is not None:
-        _check_methods(scheduler, ("step",), "fit", "scheduler")
+    _check_fit_arguments(model, loss_fn, optimizer, train_loader, epochs,
+                         valid_loader, scheduler, progress)
     names = _metric_names(metrics, "fit")
-    if not isinstance(progress, bool):
-        raise TypeError(f"fit: progress must be True or False, got {progress!r}")
-
     history = History(names if valid_loader is not None else ())
     file = _progress_file() if progress else None
-    for epoch in range(1, int(epochs) + 1):
+    for epoch in range(1, epochs + 1):
         desc = f"epoch {epoch:>{len(str(epochs))}}/{epochs}"
         with tqdm(total=len(train_loader), desc=desc, file=file,
                   bar_format=_BAR_FORMAT, disable=not progress) as bar:
@@ -266,10 +289,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, valid_loader=None,
             batches = _batches(train_loader, "fit", "train_loader")
             for batch, (inputs, labels) in enumerate(batches, 1):
                 loss = loss_fn(model(inputs), labels)
-                if not isinstance(loss, Tensor):
-                    raise TypeError("fit: loss_fn must return a Tensor to call "
-                                    f"backward() on, got {type(loss).__name__}")
-                value = _loss_value(loss, "fit", f"at epoch {epoch}, batch {batch}")
+                where = f"at epoch {epoch}, batch {batch}"
+                value = _loss_value(loss, "fit", where, tensor=True)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

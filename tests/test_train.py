@@ -1,7 +1,8 @@
 """mlfz.train: every clause of fit's contract on small models (batch-weighted epoch losses with a
 short last batch, metrics on the validation data, modes and recording during and after training,
-the scheduler's steps, nothing printed without progress, clean bars in a notebook), accuracy and
-evaluate, History.plot, checkpoints, argument errors, and memory that stays flat over 1,000 steps."""
+a parameter that a step does not reach left alone by it, the scheduler's steps, nothing printed
+without progress, clean bars in a notebook), accuracy and evaluate, History.plot, checkpoints,
+argument errors, and memory that stays flat over 1,000 steps."""
 import gc
 import tracemalloc
 import weakref
@@ -95,6 +96,39 @@ def test_the_training_loss_is_measured_on_the_batches_as_they_are_trained():
     for p, q in zip(model.parameters(), twin.parameters()):
         np.testing.assert_array_equal(p.value, q.value)
 
+
+
+class FirstCallOnly(Module):
+    "A linear layer plus an `extra` one that only the first call uses: later steps miss it."
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.extra = Linear(4, 3), Linear(4, 3)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.body(x) + self.extra(x) if self.calls == 1 else self.body(x)
+
+
+def test_a_parameter_that_a_step_does_not_reach_is_not_moved_by_that_step():
+    # backward resets only the gradients of the graph it walks: without zero_grad, `extra`
+    # would keep the first step's gradient and Adam would apply it again at every step
+    X, y = classification(n=12)
+    mlfz.manual_seed(0)
+    model = FirstCallOnly()
+    after_first_step = []
+
+    def loss_fn(logits, labels):
+        if model.calls == 2:
+            after_first_step.append(model.extra.weight.value.copy())
+        return cross_entropy(logits, labels)
+
+    before = model.extra.weight.value.copy()
+    fit(model, loss_fn, Adam(model.parameters(), lr=0.1),
+        DataLoader(ArrayDataset(X, y), batch_size=4), 1, progress=False)  # 3 steps
+    assert model.calls == 3 and not np.array_equal(after_first_step[0], before)
+    np.testing.assert_array_equal(model.extra.weight.value, after_first_step[0])
 
 # --- History, metrics --------------------------------------------------------------------------
 
@@ -209,7 +243,15 @@ def test_evaluate_gives_the_loss_and_metrics_of_the_whole_set():
     assert scores.keys() == {"loss", "accuracy"}
     assert scores["loss"] == pytest.approx(float(cross_entropy(logits, y).value), rel=1e-12)
     assert scores["accuracy"] == accuracy(logits.value, y)
-    assert all(p.backwards_grad is None for p in model.parameters())  # nothing recorded
+
+
+def test_evaluate_runs_in_eval_mode_without_recording():
+    X, y = classification(n=12)
+    recorder = Recorder()
+    model = Sequential(recorder, Linear(4, 3))
+    evaluate(model, DataLoader(ArrayDataset(X, y), batch_size=5), cross_entropy)
+    assert recorder.calls == [(False, False)] * 3  # batches of 5, 5 and 2
+    assert model.training and is_grad_enabled()
 
 
 def test_inputs_reach_the_model_as_plain_arrays():
@@ -381,6 +423,17 @@ def test_a_thousand_training_steps_do_not_grow_memory():
     early, late = np.median(memory[100:200]), np.median(memory[900:])
     assert late - early < 5_000, f"memory grew by {late - early:.0f} bytes over 800 steps"
 
+
+
+def test_matplotlib_and_tqdm_are_runtime_dependencies():
+    import configparser
+    from pathlib import Path
+
+    settings = configparser.ConfigParser()
+    settings.read(Path(__file__).parent.parent / "settings.ini")
+    needed = {line.split(">")[0].split("=")[0].split("<")[0]
+              for line in settings["DEFAULT"]["requirements"].split()}
+    assert {"matplotlib", "tqdm"} <= needed
 
 # --- accuracy ----------------------------------------------------------------------------------
 
