@@ -40,14 +40,14 @@ def sum_to_shape(grad, shape):
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
-    # grad.sum without its Python wrapper; keepdims keeps the other axes in place,
-    # and reshape then drops the leading ones
-    summed = np.add.reduce(grad, _copied_axes(shape, grad.shape), keepdims=True)
-    return summed.reshape(shape)
+    # grad.sum without its Python wrapper; the size-1 axes that grew come back by reshape
+    # (a bias, which only lacks leading axes, has its shape already: no view to copy)
+    summed = np.add.reduce(grad, _copied_axes(shape, grad.shape))
+    return summed if summed.shape == shape else summed.reshape(shape)
 
 # %% ../../../nbs/14_broadcasting.ipynb #fe8a5cbd
 def _broadcast_backward(node, local_grad, prev):
-    return sum_to_shape(node.backwards_grad, prev.shape)
+    return sum_to_shape(node.backwards_grad, prev._value.shape)
 
 def _describe_sum(axes):
     if not axes:
@@ -88,7 +88,7 @@ Tensor.broadcast_to = broadcast_to
 def broadcast_operand_grad(node, inner, prev):
     """The backward function of an edge to an operand that NumPy broadcast: the
     operation's own rule, the edge `inner`, then `sum_to_shape`."""
-    return sum_to_shape(edge_gradient(node, inner), prev.shape)
+    return sum_to_shape(edge_gradient(node, inner), prev._value.shape)
 
 def _describe_broadcast_operand_grad(node, prev):
     from mlfz.graph import describe_rule  # only for pictures: no graphviz import
