@@ -40,10 +40,10 @@ def sum_to_shape(grad, shape):
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
-    # grad.sum without its Python wrapper; the size-1 axes that grew come back by reshape
-    # (a bias, which only lacks leading axes, has its shape already: no view to copy)
-    summed = np.add.reduce(grad, _copied_axes(shape, grad.shape))
-    return summed if summed.shape == shape else summed.reshape(shape)
+    # grad.sum without its Python wrapper; keepdims keeps the other axes in place,
+    # and reshape then drops the leading ones
+    summed = np.add.reduce(grad, _copied_axes(shape, grad.shape), keepdims=True)
+    return summed.reshape(shape)
 
 # %% ../../../nbs/14_broadcasting.ipynb #fe8a5cbd
 def _broadcast_backward(node, local_grad, prev):

@@ -121,7 +121,9 @@ def _unpickled_leaf(value, name, backwards_grad):
 def result_node(value, edges, op):
     """The Tensor `value` that `op` computed, with `edges` to its inputs: `Tensor(value,
     edges, op)` without the checks for user input (`value` is NumPy's result on float arrays)."""
-    if type(value) is not np.ndarray or not _grad_enabled:  # a NumPy scalar, or no_grad
+    if type(value) is not np.ndarray:  # a NumPy scalar, from arithmetic on 0-d arrays
+        value = np.asarray(value)
+    if not _grad_enabled:  # a leaf, with the constructor's read-only view
         return Tensor(value, edges, op)
     node = object.__new__(Tensor)
     node._value, node.prevs, node.op = value, edges, op
