@@ -7,8 +7,9 @@ __all__ = ['tensor_node', 'elementwise_node', 'add', 'subtract', 'negative', 'mu
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #f641de1f
 import numpy as np
-from ...autodiff import Edge
-from .core import Tensor, elementwise_operands, value_of, shape_error, result_node
+from ...autodiff import Edge, new_edge
+from .core import (Tensor, elementwise_operands, value_of, shape_error,
+                                  result_node)
 from .broadcasting import broadcast_operand_grad
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #821627b4
@@ -17,11 +18,8 @@ def tensor_node(value, op, *inputs):
     backward_fn)`; constant operands get no edge."""
     edges = []
     for operand, local_grad, backward_fn in inputs:
-        if isinstance(operand, Tensor):
-            # Edge(operand, local_grad, backward_fn), built by tuple.__new__
-            # directly: twice as fast as the namedtuple's own constructor, and
-            # this runs for every operand of every operation
-            edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
+        if isinstance(operand, Tensor):  # new_edge: Edge(...) without its Python code
+            edges.append(new_edge((operand, local_grad, backward_fn)))
     return result_node(value, edges, op)
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #1e0a9ce6
@@ -41,10 +39,9 @@ def elementwise_node(f, op, input_a, input_b):
     edges = []
     for operand, local_grad, backward_fn in (input_a, input_b):
         if isinstance(operand, Tensor):
-            # Edge(operand, local_grad, backward_fn), built fast as in tensor_node
-            edge = tuple.__new__(Edge, (operand, local_grad, backward_fn))
+            edge = new_edge((operand, local_grad, backward_fn))
             if operand._value.shape != value.shape:  # stretched: chapter 14
-                edge = tuple.__new__(Edge, (operand, edge, broadcast_operand_grad))
+                edge = new_edge((operand, edge, broadcast_operand_grad))
             edges.append(edge)
     return result_node(value, edges, op)
 
@@ -53,10 +50,10 @@ def add(a, b):
     "Elementwise `a + b`."
     if isinstance(a, Tensor):  # the two common cases first
         if type(b) is float or type(b) is int:
-            return result_node(a._value + b, [tuple.__new__(Edge, (a, None, None))], "+")
+            return result_node(a._value + b, [new_edge((a, None, None))], "+")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
-            return result_node(a._value + b._value, [tuple.__new__(Edge, (a, None, None)),
-                                                     tuple.__new__(Edge, (b, None, None))], "+")
+            edges = [new_edge((a, None, None)), new_edge((b, None, None))]
+            return result_node(a._value + b._value, edges, "+")
     a, b = elementwise_operands(a, b, "+")
     return elementwise_node(np.add, "+", (a, None, None), (b, None, None))
 
@@ -64,10 +61,10 @@ def subtract(a, b):
     "Elementwise `a - b`."
     if isinstance(a, Tensor):  # the two common cases first
         if type(b) is float or type(b) is int:
-            return result_node(a._value - b, [tuple.__new__(Edge, (a, None, None))], "-")
+            return result_node(a._value - b, [new_edge((a, None, None))], "-")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
-            return result_node(a._value - b._value, [tuple.__new__(Edge, (a, None, None)),
-                                                     tuple.__new__(Edge, (b, -1.0, None))], "-")
+            edges = [new_edge((a, None, None)), new_edge((b, -1.0, None))]
+            return result_node(a._value - b._value, edges, "-")
     a, b = elementwise_operands(a, b, "-")
     return elementwise_node(np.subtract, "-", (a, None, None), (b, -1.0, None))
 
@@ -86,11 +83,11 @@ def multiply(a, b):
     "Elementwise `a * b`."
     if isinstance(a, Tensor):  # the two common cases first
         if type(b) is float or type(b) is int:
-            return result_node(a._value * b, [tuple.__new__(Edge, (a, b, None))], "*")
+            return result_node(a._value * b, [new_edge((a, b, None))], "*")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
             x, y = a._value, b._value
-            return result_node(x * y, [tuple.__new__(Edge, (a, y, None)),
-                                       tuple.__new__(Edge, (b, x, None))], "*")
+            edges = [new_edge((a, y, None)), new_edge((b, x, None))]
+            return result_node(x * y, edges, "*")
     a, b = elementwise_operands(a, b, "*")
     return elementwise_node(np.multiply, "*", (a, value_of(b), None),
                             (b, value_of(a), None))
@@ -111,13 +108,14 @@ _quotient_denominator_grad.label = "−grad · z / y"
 def divide(a, b):
     "Elementwise `a / b`."
     if isinstance(a, Tensor):  # the two common cases first
-        numerator, denominator = _quotient_numerator_grad, _quotient_denominator_grad
         if type(b) is float or type(b) is int:
-            return result_node(a._value / b, [tuple.__new__(Edge, (a, b, numerator))], "/")
+            edges = [new_edge((a, b, _quotient_numerator_grad))]
+            return result_node(a._value / b, edges, "/")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
             y = b._value
-            return result_node(a._value / y, [tuple.__new__(Edge, (a, y, numerator)),
-                                              tuple.__new__(Edge, (b, y, denominator))], "/")
+            edges = [new_edge((a, y, _quotient_numerator_grad)),
+                     new_edge((b, y, _quotient_denominator_grad))]
+            return result_node(a._value / y, edges, "/")
     a, b = elementwise_operands(a, b, "/")
     value_b = value_of(b)
     return elementwise_node(np.divide, "/", (a, value_b, _quotient_numerator_grad),
@@ -130,7 +128,7 @@ Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 def _power_base_grad(node, exponent, prev):
     # y x^(y-1), with x^1 where y = 0: x^(-1) would make 0 * inf = nan at x = 0
     x = prev._value
-    if type(exponent) is int or type(exponent) is float:  # a constant exponent, the common case
+    if type(exponent) is int or type(exponent) is float:  # a constant, the common case
         reduced = exponent - 1 if exponent != 0 else 1
         if reduced == 1:  # x^1 is x (for the square, x ** 2): no power computed
             return node.backwards_grad * exponent * x
@@ -165,9 +163,9 @@ def _real_power(base, exponent):
 
 def power(a, b):
     "Elementwise `a ** b`."
-    if isinstance(a, Tensor) and (type(b) is float or type(b) is int):  # the common case first
-        return result_node(_real_power(a._value, b),
-                           [tuple.__new__(Edge, (a, b, _power_base_grad))], "**")
+    if isinstance(a, Tensor) and (type(b) is float or type(b) is int):  # the common case
+        edges = [new_edge((a, b, _power_base_grad))]
+        return result_node(_real_power(a._value, b), edges, "**")
     a, b = elementwise_operands(a, b, "**")
     value_a, value_b = value_of(a), value_of(b)
     return elementwise_node(_real_power, "**", (a, value_b, _power_base_grad),

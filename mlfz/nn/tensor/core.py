@@ -119,8 +119,8 @@ def _unpickled_leaf(value, name, backwards_grad):
 
 # %% ../../../nbs/10_tensors.ipynb #a7d2c721
 def result_node(value, edges, op):
-    """The Tensor `value` that `op` computed, with `edges` to its inputs: `Tensor(value,
-    edges, op)` without the checks for user input (`value` is NumPy's result on float arrays)."""
+    """`Tensor(value, edges, op)` for the result `value` of an operation `op`, without
+    the checks for user input: `value` is NumPy's result from float arrays."""
     if type(value) is not np.ndarray:  # a NumPy scalar, from arithmetic on 0-d arrays
         value = np.asarray(value)
     if not _grad_enabled:  # a leaf, with the constructor's read-only view
@@ -265,7 +265,7 @@ def _assign(self, new, op):
 
 def gradient_update(self, lr):
     "One step of gradient descent: move the value against its gradient, times `lr`."
-    if type(lr) is not float and not isinstance(lr, Real):  # float first: Real's check is slow
+    if type(lr) is not float and not isinstance(lr, Real):  # Real's check is slow
         raise TypeError(f"gradient_update: the learning rate must be a real number, "
                         f"got {_shown(lr)}")
     if self.backwards_grad is None:

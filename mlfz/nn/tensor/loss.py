@@ -96,8 +96,8 @@ def _class_labels(labels, n, c):
     return labels.astype(np.intp, copy=False)
 
 def _log_softmax_rows(z):
-    """log softmax(z) along axis 1, as chapter 21 computes it, with the two pieces that give
-    softmax(z) = e / total: the backward pass needs them, and they come for free here."""
+    """log softmax(z) along axis 1, as in chapter 21, and the two pieces that give
+    softmax(z) = e / total: the backward pass needs them, and here they are free."""
     shifted, _ = _shift_by_max(z, (1,), "cross_entropy")
     e = np.exp(shifted)
     total = np.sum(e, axis=1, keepdims=True)

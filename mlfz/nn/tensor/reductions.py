@@ -8,7 +8,7 @@ __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'refuse_empty', 'max', 
 # %% ../../../nbs/15_reductions.ipynb #f2f15c3a
 import math
 import numpy as np
-from ...autodiff import Edge
+from ...autodiff import Edge, new_edge
 from .core import Tensor, as_tensor, result_node
 
 # %% ../../../nbs/15_reductions.ipynb #3213319a
@@ -59,7 +59,7 @@ def _reduction(x, axis, keepdims, op, reduce, backward_fn):
     x = as_tensor(x, op)
     axes = normalize_axes(axis, x.ndim, op)
     value = reduce(x._value, axis=axes, keepdims=keepdims)
-    edges = [tuple.__new__(Edge, (x, axes, backward_fn))]  # Edge(...), fast (chapter 11)
+    edges = [new_edge((x, axes, backward_fn))]
     return result_node(value, edges, _reduction_op(op, axes, x.ndim))
 
 def sum(x, axis=None, keepdims=False):
@@ -78,7 +78,8 @@ def _mean_count(axes, shape):
     return math.prod(shape[a] for a in axes)
 
 def _spread_back_scaled(node, axes, prev):
-    return _spread(node.backwards_grad / _mean_count(axes, prev._value.shape), axes, prev)
+    count = _mean_count(axes, prev._value.shape)
+    return _spread(node.backwards_grad / count, axes, prev)
 
 def _describe_mean_backward(node, prev):
     axes = node.prevs[0].local_grad
@@ -88,7 +89,7 @@ def _describe_mean_backward(node, prev):
 _spread_back_scaled.label = _describe_mean_backward
 
 def _mean_value(x, axis, keepdims):
-    "`np.mean(x, axis, keepdims=keepdims)`, computed as it does, without its Python layers."
+    "`np.mean(x, axis, keepdims=keepdims)`, computed as it does, without its layers."
     if x.dtype.itemsize < 4:  # float16: np.mean adds up in float32
         return np.mean(x, axis=axis, keepdims=keepdims)
     return np.add.reduce(x, axis=axis, keepdims=keepdims) / _mean_count(axis, x.shape)
