@@ -7,7 +7,7 @@ __all__ = ['tensor_node', 'elementwise_node', 'add', 'subtract', 'negative', 'mu
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #f641de1f
 import numpy as np
-from ...autodiff import Edge, new_edge
+from ...autodiff import Edge, _new_edge
 from .core import (Tensor, elementwise_operands, value_of, shape_error,
                                   result_node)
 from .broadcasting import broadcast_operand_grad
@@ -18,8 +18,8 @@ def tensor_node(value, op, *inputs):
     backward_fn)`; constant operands get no edge."""
     edges = []
     for operand, local_grad, backward_fn in inputs:
-        if isinstance(operand, Tensor):  # new_edge: Edge(...) without its Python code
-            edges.append(new_edge((operand, local_grad, backward_fn)))
+        if isinstance(operand, Tensor):  # _new_edge: Edge(...) without its Python code
+            edges.append(_new_edge((operand, local_grad, backward_fn)))
     return result_node(value, edges, op)
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #1e0a9ce6
@@ -39,9 +39,9 @@ def elementwise_node(f, op, input_a, input_b):
     edges = []
     for operand, local_grad, backward_fn in (input_a, input_b):
         if isinstance(operand, Tensor):
-            edge = new_edge((operand, local_grad, backward_fn))
+            edge = _new_edge((operand, local_grad, backward_fn))
             if operand._value.shape != value.shape:  # stretched: chapter 14
-                edge = new_edge((operand, edge, broadcast_operand_grad))
+                edge = _new_edge((operand, edge, broadcast_operand_grad))
             edges.append(edge)
     return result_node(value, edges, op)
 
@@ -50,9 +50,9 @@ def add(a, b):
     "Elementwise `a + b`."
     if isinstance(a, Tensor):  # the two common cases first
         if type(b) is float or type(b) is int:
-            return result_node(a._value + b, [new_edge((a, None, None))], "+")
+            return result_node(a._value + b, [_new_edge((a, None, None))], "+")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
-            edges = [new_edge((a, None, None)), new_edge((b, None, None))]
+            edges = [_new_edge((a, None, None)), _new_edge((b, None, None))]
             return result_node(a._value + b._value, edges, "+")
     a, b = elementwise_operands(a, b, "+")
     return elementwise_node(np.add, "+", (a, None, None), (b, None, None))
@@ -61,9 +61,9 @@ def subtract(a, b):
     "Elementwise `a - b`."
     if isinstance(a, Tensor):  # the two common cases first
         if type(b) is float or type(b) is int:
-            return result_node(a._value - b, [new_edge((a, None, None))], "-")
+            return result_node(a._value - b, [_new_edge((a, None, None))], "-")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
-            edges = [new_edge((a, None, None)), new_edge((b, -1.0, None))]
+            edges = [_new_edge((a, None, None)), _new_edge((b, -1.0, None))]
             return result_node(a._value - b._value, edges, "-")
     a, b = elementwise_operands(a, b, "-")
     return elementwise_node(np.subtract, "-", (a, None, None), (b, -1.0, None))
@@ -83,10 +83,10 @@ def multiply(a, b):
     "Elementwise `a * b`."
     if isinstance(a, Tensor):  # the two common cases first
         if type(b) is float or type(b) is int:
-            return result_node(a._value * b, [new_edge((a, b, None))], "*")
+            return result_node(a._value * b, [_new_edge((a, b, None))], "*")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
             x, y = a._value, b._value
-            edges = [new_edge((a, y, None)), new_edge((b, x, None))]
+            edges = [_new_edge((a, y, None)), _new_edge((b, x, None))]
             return result_node(x * y, edges, "*")
     a, b = elementwise_operands(a, b, "*")
     return elementwise_node(np.multiply, "*", (a, value_of(b), None),
@@ -109,12 +109,12 @@ def divide(a, b):
     "Elementwise `a / b`."
     if isinstance(a, Tensor):  # the two common cases first
         if type(b) is float or type(b) is int:
-            edges = [new_edge((a, b, _quotient_numerator_grad))]
+            edges = [_new_edge((a, b, _quotient_numerator_grad))]
             return result_node(a._value / b, edges, "/")
         if isinstance(b, Tensor) and a._value.shape == b._value.shape:
             y = b._value
-            edges = [new_edge((a, y, _quotient_numerator_grad)),
-                     new_edge((b, y, _quotient_denominator_grad))]
+            edges = [_new_edge((a, y, _quotient_numerator_grad)),
+                     _new_edge((b, y, _quotient_denominator_grad))]
             return result_node(a._value / y, edges, "/")
     a, b = elementwise_operands(a, b, "/")
     value_b = value_of(b)
@@ -164,7 +164,7 @@ def _real_power(base, exponent):
 def power(a, b):
     "Elementwise `a ** b`."
     if isinstance(a, Tensor) and (type(b) is float or type(b) is int):  # the common case
-        edges = [new_edge((a, b, _power_base_grad))]
+        edges = [_new_edge((a, b, _power_base_grad))]
         return result_node(_real_power(a._value, b), edges, "**")
     a, b = elementwise_operands(a, b, "**")
     value_a, value_b = value_of(a), value_of(b)

@@ -8,7 +8,7 @@ __all__ = ['exp', 'log', 'sqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'relu',
 
 # %% ../../../nbs/20_elementwise_functions.ipynb #6f71ed14
 import numpy as np
-from ...autodiff import new_edge
+from ...autodiff import _new_edge
 from .core import Tensor, as_operand, value_of, result_node
 from .arithmetic import tensor_node
 
@@ -26,7 +26,7 @@ def _pointwise_rule(label):
 def _elementwise(x, f, backward_fn, op):
     "The node y = f(x) for an elementwise NumPy `f`; its edge has `backward_fn`."
     if isinstance(x, Tensor):  # the common case: the edge built directly (chapter 11)
-        return result_node(f(x._value), [new_edge((x, None, backward_fn))], op)
+        return result_node(f(x._value), [_new_edge((x, None, backward_fn))], op)
     x = as_operand(x, op)
     return tensor_node(f(value_of(x)), op, (x, None, backward_fn))
 

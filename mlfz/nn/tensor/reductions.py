@@ -8,7 +8,7 @@ __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'refuse_empty', 'max', 
 # %% ../../../nbs/15_reductions.ipynb #f2f15c3a
 import math
 import numpy as np
-from ...autodiff import Edge, new_edge
+from ...autodiff import Edge, _new_edge
 from .core import Tensor, as_tensor, result_node
 
 # %% ../../../nbs/15_reductions.ipynb #3213319a
@@ -59,7 +59,7 @@ def _reduction(x, axis, keepdims, op, reduce, backward_fn):
     x = as_tensor(x, op)
     axes = normalize_axes(axis, x.ndim, op)
     value = reduce(x._value, axis=axes, keepdims=keepdims)
-    edges = [new_edge((x, axes, backward_fn))]
+    edges = [_new_edge((x, axes, backward_fn))]
     return result_node(value, edges, _reduction_op(op, axes, x.ndim))
 
 def sum(x, axis=None, keepdims=False):
