@@ -7,8 +7,9 @@ __all__ = ['tensor_node', 'elementwise_node', 'add', 'subtract', 'negative', 'mu
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #f641de1f
 import numpy as np
-from ...autodiff import Edge
-from .core import Tensor, elementwise_operands, value_of, shape_error
+from ...autodiff import Edge, _new_edge
+from .core import (Tensor, elementwise_operands, value_of, shape_error,
+                                  result_node)
 from .broadcasting import broadcast_operand_grad
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #821627b4
@@ -17,12 +18,9 @@ def tensor_node(value, op, *inputs):
     backward_fn)`; constant operands get no edge."""
     edges = []
     for operand, local_grad, backward_fn in inputs:
-        if isinstance(operand, Tensor):
-            # Edge(operand, local_grad, backward_fn), built by tuple.__new__
-            # directly: twice as fast as the namedtuple's own constructor, and
-            # this runs for every operand of every operation
-            edges.append(tuple.__new__(Edge, (operand, local_grad, backward_fn)))
-    return Tensor(value, edges, op)
+        if isinstance(operand, Tensor):  # _new_edge: Edge(...) without its Python code
+            edges.append(_new_edge((operand, local_grad, backward_fn)))
+    return result_node(value, edges, op)
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #1e0a9ce6
 def elementwise_node(f, op, input_a, input_b):
@@ -41,27 +39,38 @@ def elementwise_node(f, op, input_a, input_b):
     edges = []
     for operand, local_grad, backward_fn in (input_a, input_b):
         if isinstance(operand, Tensor):
-            # Edge(operand, local_grad, backward_fn), built fast as in tensor_node
-            edge = tuple.__new__(Edge, (operand, local_grad, backward_fn))
+            edge = _new_edge((operand, local_grad, backward_fn))
             if operand._value.shape != value.shape:  # stretched: chapter 14
-                edge = Edge(operand, edge, broadcast_operand_grad)
+                edge = _new_edge((operand, edge, broadcast_operand_grad))
             edges.append(edge)
-    return Tensor(value, edges, op)
+    return result_node(value, edges, op)
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #2d149c33
 def add(a, b):
     "Elementwise `a + b`."
+    if isinstance(a, Tensor):  # the two common cases first
+        if type(b) is float or type(b) is int:
+            return result_node(a._value + b, [_new_edge((a, None, None))], "+")
+        if isinstance(b, Tensor) and a._value.shape == b._value.shape:
+            edges = [_new_edge((a, None, None)), _new_edge((b, None, None))]
+            return result_node(a._value + b._value, edges, "+")
     a, b = elementwise_operands(a, b, "+")
     return elementwise_node(np.add, "+", (a, None, None), (b, None, None))
 
 def subtract(a, b):
     "Elementwise `a - b`."
+    if isinstance(a, Tensor):  # the two common cases first
+        if type(b) is float or type(b) is int:
+            return result_node(a._value - b, [_new_edge((a, None, None))], "-")
+        if isinstance(b, Tensor) and a._value.shape == b._value.shape:
+            edges = [_new_edge((a, None, None)), _new_edge((b, -1.0, None))]
+            return result_node(a._value - b._value, edges, "-")
     a, b = elementwise_operands(a, b, "-")
     return elementwise_node(np.subtract, "-", (a, None, None), (b, -1.0, None))
 
 def negative(a):
     "Elementwise `-a`."
-    return tensor_node(-a.value, "neg", (a, -1.0, None))
+    return tensor_node(-a._value, "neg", (a, -1.0, None))
 
 Tensor.__add__ = add
 Tensor.__radd__ = lambda self, other: add(other, self)
@@ -72,6 +81,13 @@ Tensor.__neg__ = negative
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #19ed0329
 def multiply(a, b):
     "Elementwise `a * b`."
+    if isinstance(a, Tensor):  # the two common cases first
+        if type(b) is float or type(b) is int:
+            return result_node(a._value * b, [_new_edge((a, b, None))], "*")
+        if isinstance(b, Tensor) and a._value.shape == b._value.shape:
+            x, y = a._value, b._value
+            edges = [_new_edge((a, y, None)), _new_edge((b, x, None))]
+            return result_node(x * y, edges, "*")
     a, b = elementwise_operands(a, b, "*")
     return elementwise_node(np.multiply, "*", (a, value_of(b), None),
                             (b, value_of(a), None))
@@ -84,13 +100,22 @@ def _quotient_numerator_grad(node, denominator, prev):
     return node.backwards_grad / denominator
 
 def _quotient_denominator_grad(node, denominator, prev):
-    return -node.backwards_grad * node.value / denominator
+    return -node.backwards_grad * node._value / denominator
 
 _quotient_numerator_grad.label = "grad / y"
 _quotient_denominator_grad.label = "−grad · z / y"
 
 def divide(a, b):
     "Elementwise `a / b`."
+    if isinstance(a, Tensor):  # the two common cases first
+        if type(b) is float or type(b) is int:
+            edges = [_new_edge((a, b, _quotient_numerator_grad))]
+            return result_node(a._value / b, edges, "/")
+        if isinstance(b, Tensor) and a._value.shape == b._value.shape:
+            y = b._value
+            edges = [_new_edge((a, y, _quotient_numerator_grad)),
+                     _new_edge((b, y, _quotient_denominator_grad))]
+            return result_node(a._value / y, edges, "/")
     a, b = elementwise_operands(a, b, "/")
     value_b = value_of(b)
     return elementwise_node(np.divide, "/", (a, value_b, _quotient_numerator_grad),
@@ -102,29 +127,32 @@ Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #293e781d
 def _power_base_grad(node, exponent, prev):
     # y x^(y-1), with x^1 where y = 0: x^(-1) would make 0 * inf = nan at x = 0
-    if isinstance(exponent, (int, float)):  # a constant exponent, the common case
+    x = prev._value
+    if type(exponent) is int or type(exponent) is float:  # a constant, the common case
         reduced = exponent - 1 if exponent != 0 else 1
+        if reduced == 1:  # x^1 is x (for the square, x ** 2): no power computed
+            return node.backwards_grad * exponent * x
     else:
         reduced = np.where(exponent == 0, 1.0, exponent - 1)
-    return node.backwards_grad * exponent * prev.value ** reduced
+    return node.backwards_grad * exponent * x ** reduced
 
 def _power_exponent_grad(node, base, prev):
     if np.any(base < 0):
         raise ValueError("**: the gradient with respect to the exponent, "
                          "x**y log(x), is undefined where the base x is negative")
-    if np.any((base == 0) & (prev.value <= 0)):  # 0**y jumps (to 1 or inf) there
+    if np.any((base == 0) & (prev._value <= 0)):  # 0**y jumps (to 1 or inf) there
         raise ValueError("**: the gradient with respect to the exponent is undefined "
                          "where the base is 0 and the exponent is not positive")
     positive = base > 0
     log_base = np.log(np.where(positive, base, 1.0))  # no log(0) computed
-    return node.backwards_grad * np.where(positive, node.value * log_base, 0.0)
+    return node.backwards_grad * np.where(positive, node._value * log_base, 0.0)
 
 _power_base_grad.label = "grad · y x^(y−1)"
 _power_exponent_grad.label = "grad · z log x"
 
 def _real_power(base, exponent):
     "`base ** exponent`, refusing a negative base with a non-integer exponent."
-    if isinstance(exponent, (int, float)):  # the common case, one check for all
+    if type(exponent) is int or type(exponent) is float:  # the common case: one check
         no_real_power = exponent % 1 != 0 and np.any(base < 0)
     else:
         no_real_power = np.any((base < 0) & (exponent % 1 != 0))
@@ -135,6 +163,9 @@ def _real_power(base, exponent):
 
 def power(a, b):
     "Elementwise `a ** b`."
+    if isinstance(a, Tensor) and (type(b) is float or type(b) is int):  # the common case
+        edges = [_new_edge((a, b, _power_base_grad))]
+        return result_node(_real_power(a._value, b), edges, "**")
     a, b = elementwise_operands(a, b, "**")
     value_a, value_b = value_of(a), value_of(b)
     return elementwise_node(_real_power, "**", (a, value_b, _power_base_grad),
@@ -145,12 +176,12 @@ Tensor.__rpow__ = lambda self, other: power(other, self)
 
 # %% ../../../nbs/11_elementwise_arithmetic.ipynb #b6b7bd07
 def _absolute_grad(node, local_grad, prev):
-    return node.backwards_grad * np.sign(prev.value)
+    return node.backwards_grad * np.sign(prev._value)
 
 _absolute_grad.label = "grad · sign(x)"
 
 def absolute(a):
     "Elementwise `abs(a)`; its gradient at 0 is the subgradient 0."
-    return tensor_node(np.abs(a.value), "abs", (a, None, _absolute_grad))
+    return tensor_node(np.abs(a._value), "abs", (a, None, _absolute_grad))
 
 Tensor.__abs__ = absolute

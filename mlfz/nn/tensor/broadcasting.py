@@ -47,7 +47,7 @@ def sum_to_shape(grad, shape):
 
 # %% ../../../nbs/14_broadcasting.ipynb #fe8a5cbd
 def _broadcast_backward(node, local_grad, prev):
-    return sum_to_shape(node.backwards_grad, prev.shape)
+    return sum_to_shape(node.backwards_grad, prev._value.shape)
 
 def _describe_sum(axes):
     if not axes:
@@ -88,7 +88,7 @@ Tensor.broadcast_to = broadcast_to
 def broadcast_operand_grad(node, inner, prev):
     """The backward function of an edge to an operand that NumPy broadcast: the
     operation's own rule, the edge `inner`, then `sum_to_shape`."""
-    return sum_to_shape(edge_gradient(node, inner), prev.shape)
+    return sum_to_shape(edge_gradient(node, inner), prev._value.shape)
 
 def _describe_broadcast_operand_grad(node, prev):
     from mlfz.graph import describe_rule  # only for pictures: no graphviz import

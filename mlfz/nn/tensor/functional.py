@@ -8,7 +8,8 @@ __all__ = ['exp', 'log', 'sqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'relu',
 
 # %% ../../../nbs/20_elementwise_functions.ipynb #6f71ed14
 import numpy as np
-from .core import as_operand, value_of
+from ...autodiff import _new_edge
+from .core import Tensor, as_operand, value_of, result_node
 from .arithmetic import tensor_node
 
 # %% ../../../nbs/20_elementwise_functions.ipynb #849219f4
@@ -17,19 +18,21 @@ def _pointwise_rule(label):
     output y and the upstream gradient g, made a backward function with `label`."""
     def make_backward(rule):
         def backward_fn(node, local_grad, prev):
-            return rule(prev.value, node.value, node.backwards_grad)
+            return rule(prev._value, node._value, node.backwards_grad)
         backward_fn.label = label
         return backward_fn
     return make_backward
 
 def _elementwise(x, f, backward_fn, op):
     "The node y = f(x) for an elementwise NumPy `f`; its edge has `backward_fn`."
+    if isinstance(x, Tensor):  # the common case: the edge built directly (chapter 11)
+        return result_node(f(x._value), [_new_edge((x, None, backward_fn))], op)
     x = as_operand(x, op)
     return tensor_node(f(value_of(x)), op, (x, None, backward_fn))
 
 def _buffer(y, g):
     "A fresh array to build g · f'(x) in, step by step, with no other full array."
-    return np.empty(np.shape(y), dtype=np.result_type(y, g))
+    return np.empty(y.shape, np.result_type(y, g))
 
 # %% ../../../nbs/20_elementwise_functions.ipynb #4112eafe
 @_pointwise_rule("g·y")

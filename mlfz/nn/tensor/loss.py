@@ -9,7 +9,8 @@ __all__ = ['mean_squared_error', 'mean_absolute_error', 'binary_cross_entropy', 
 import numpy as np
 from .core import Tensor, as_operand, as_tensor, value_of
 from .arithmetic import tensor_node
-from .softmax import _softmax_value, _log_softmax_value
+from .softmax import _shift_by_max
+from .reductions import _mean_value
 
 # %% ../../../nbs/22_losses.ipynb #b20a43d3
 def _same_shape(loss, preds, ys):
@@ -92,23 +93,32 @@ def _class_labels(labels, n, c):
     if out_of_range.any():
         raise ValueError(f"cross_entropy: labels must be class indices in [0, {c - 1}] "
                          f"for {c} classes, got {labels[out_of_range][0]:g}")
-    return labels.astype(np.intp)
+    return labels.astype(np.intp, copy=False)
 
-def _ce_labels_backward(node, labels, prev):
-    grad = _softmax_value(prev.value, 1)
+def _log_softmax_rows(z):
+    """log softmax(z) along axis 1, as in chapter 21, and the two pieces that give
+    softmax(z) = e / total: the backward pass needs them, and here they are free."""
+    shifted, _ = _shift_by_max(z, (1,), "cross_entropy")
+    e = np.exp(shifted)
+    total = np.sum(e, axis=1, keepdims=True)
+    return shifted - np.log(total), e, total
+
+def _ce_labels_backward(node, saved, prev):
+    labels, e, total = saved
+    grad = e / total  # softmax(z)
     grad[np.arange(len(labels)), labels] -= 1  # s - onehot, without the one-hot matrix
     grad *= node.backwards_grad / len(labels)
     return grad
 _ce_labels_backward.label = "g (softmax(z) − onehot) / N"
 
-def _ce_targets_logits_backward(node, targets, prev):
-    s = _softmax_value(prev.value, 1)
-    total = targets.sum(axis=1, keepdims=True)  # 1 for a distribution
-    return node.backwards_grad / len(targets) * (s * total - targets)
+def _ce_targets_logits_backward(node, saved, prev):
+    targets, e, total = saved
+    weight = targets.sum(axis=1, keepdims=True)  # 1 for a distribution
+    return node.backwards_grad / len(targets) * (e / total * weight - targets)
 _ce_targets_logits_backward.label = "g (softmax(z) − t) / N"
 
-def _ce_targets_backward(node, logits, prev):
-    return -node.backwards_grad / len(logits) * _log_softmax_value(logits, 1)
+def _ce_targets_backward(node, log_s, prev):
+    return -node.backwards_grad / len(log_s) * log_s
 _ce_targets_backward.label = "−g log softmax(z) / N"
 
 def cross_entropy(logits, labels):
@@ -118,17 +128,17 @@ def cross_entropy(logits, labels):
     if z.ndim != 2:
         raise ValueError("cross_entropy: logits must have shape (N, C), "
                          f"got shape {z.shape}")
-    (n, c), log_s = z.shape, _log_softmax_value(z, (1,), "cross_entropy")
+    (n, c), (log_s, e, total) = z.shape, _log_softmax_rows(z)
     raw = np.asarray(value_of(labels))
     if raw.ndim <= 1:
         labels = _class_labels(raw, n, c)
-        value = -np.mean(log_s[np.arange(n), labels])
+        value = -_mean_value(log_s[np.arange(n), labels], (0,), False)
         return tensor_node(value, "cross_entropy",
-                           (logits, labels, _ce_labels_backward))
+                           (logits, (labels, e, total), _ce_labels_backward))
     if raw.shape != z.shape:
         raise _labels_shape_error(n, c, raw.shape)
     targets = as_operand(labels, "cross_entropy")
     value = -np.sum(raw * log_s) / n
     return tensor_node(value, "cross_entropy",
-                       (logits, raw, _ce_targets_logits_backward),
-                       (targets, z, _ce_targets_backward))
+                       (logits, (raw, e, total), _ce_targets_logits_backward),
+                       (targets, log_s, _ce_targets_backward))

@@ -29,15 +29,19 @@ def _to_shape(grad, shape):
 
 def _matmul_grad_left(node, w, prev):
     "dl/dX = G Wᵀ, summed over the batch axes X was broadcast along."
-    x, w, grad = _as_matrices(prev.value, w, node.backwards_grad)
+    if w.ndim == 2 and prev._value.ndim == 2:  # two matrices: the formula is all
+        return node.backwards_grad @ w.T
+    x, w, grad = _as_matrices(prev._value, w, node.backwards_grad)
     grad_x = sum_to_shape(grad @ w.swapaxes(-1, -2), x.shape)
-    return _to_shape(grad_x, prev.value.shape)
+    return _to_shape(grad_x, prev._value.shape)
 
 def _matmul_grad_right(node, x, prev):
     "dl/dW = Xᵀ G, summed over the batch axes W was broadcast along."
-    x, w, grad = _as_matrices(x, prev.value, node.backwards_grad)
+    if x.ndim == 2 and prev._value.ndim == 2:  # two matrices: the formula is all
+        return x.T @ node.backwards_grad
+    x, w, grad = _as_matrices(x, prev._value, node.backwards_grad)
     grad_w = sum_to_shape(x.swapaxes(-1, -2) @ grad, w.shape)
-    return _to_shape(grad_w, prev.value.shape)
+    return _to_shape(grad_w, prev._value.shape)
 
 # %% ../../../nbs/12_matmul.ipynb #3cbe5ece
 def _matmul_label(formula):

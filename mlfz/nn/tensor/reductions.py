@@ -8,8 +8,8 @@ __all__ = ['normalize_axes', 'sum', 'summation', 'mean', 'refuse_empty', 'max', 
 # %% ../../../nbs/15_reductions.ipynb #f2f15c3a
 import math
 import numpy as np
-from ...autodiff import Edge
-from .core import Tensor, as_tensor
+from ...autodiff import Edge, _new_edge
+from .core import Tensor, as_tensor, result_node
 
 # %% ../../../nbs/15_reductions.ipynb #3213319a
 def normalize_axes(axis, ndim, op="reduction"):
@@ -45,7 +45,8 @@ def _reduction_op(name, axes, ndim):
 
 def _spread(grad, axes, prev):
     "The reduced gradient `grad` copied back along `axes` to `prev`'s shape, as a view."
-    return np.broadcast_to(_put_back(grad, axes, prev.ndim), prev.shape)
+    value = prev._value
+    return np.broadcast_to(_put_back(grad, axes, value.ndim), value.shape)
 
 def _spread_back(node, axes, prev):
     return _spread(node.backwards_grad, axes, prev)
@@ -57,13 +58,13 @@ def _reduction(x, axis, keepdims, op, reduce, backward_fn):
     "The node `reduce(x)` over `axis`; its edge hands the axes to `backward_fn`."
     x = as_tensor(x, op)
     axes = normalize_axes(axis, x.ndim, op)
-    value = reduce(x.value, axis=axes, keepdims=keepdims)
-    edges = [Edge(x, axes, backward_fn)]
-    return Tensor(value, edges, _reduction_op(op, axes, x.ndim))
+    value = reduce(x._value, axis=axes, keepdims=keepdims)
+    edges = [_new_edge((x, axes, backward_fn))]
+    return result_node(value, edges, _reduction_op(op, axes, x.ndim))
 
 def sum(x, axis=None, keepdims=False):
     "The sum of the elements of `x` over `axis`: None (all), an int or a tuple."
-    return _reduction(x, axis, keepdims, "sum", np.sum, _spread_back)
+    return _reduction(x, axis, keepdims, "sum", np.add.reduce, _spread_back)
 
 def summation(x, axes=None):
     "`sum` under the needle library's name: `axes` is an int, a tuple or None."
@@ -77,7 +78,8 @@ def _mean_count(axes, shape):
     return math.prod(shape[a] for a in axes)
 
 def _spread_back_scaled(node, axes, prev):
-    return _spread(node.backwards_grad / _mean_count(axes, prev.shape), axes, prev)
+    count = _mean_count(axes, prev._value.shape)
+    return _spread(node.backwards_grad / count, axes, prev)
 
 def _describe_mean_backward(node, prev):
     axes = node.prevs[0].local_grad
@@ -86,9 +88,15 @@ def _describe_mean_backward(node, prev):
 
 _spread_back_scaled.label = _describe_mean_backward
 
+def _mean_value(x, axis, keepdims):
+    "`np.mean(x, axis, keepdims=keepdims)`, computed as it does, without its layers."
+    if x.dtype.itemsize < 4:  # float16: np.mean adds up in float32
+        return np.mean(x, axis=axis, keepdims=keepdims)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) / _mean_count(axis, x.shape)
+
 def mean(x, axis=None, keepdims=False):
     "The mean of the elements of `x` over `axis`: None (all), an int or a tuple."
-    return _reduction(x, axis, keepdims, "mean", np.mean, _spread_back_scaled)
+    return _reduction(x, axis, keepdims, "mean", _mean_value, _spread_back_scaled)
 
 Tensor.mean = mean
 
