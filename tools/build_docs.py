@@ -72,7 +72,17 @@ def execute(path):
         client.execute()
     except CellExecutionError as error:
         raise SystemExit(f"docs: {path.name} failed to run:\n{error}") from None
+    failed = [cell.source.splitlines()[2:3] for cell in nb.cells if cell.cell_type == "code"
+              and directives(cell.source)[0].get("exercise") == "solution" and not _passed(cell)]
+    if failed:  # a check reports instead of raising: a wrong reference solution would go unnoticed
+        raise SystemExit(f"docs: {path.name}: exercise solutions whose check did not pass: {failed}")
     nbformat.write(nb, EXECUTED / path.name)
+
+
+def _passed(cell):
+    "Whether a solution cell's output shows its check passing (the checkers print `✓ passed`)."
+    text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
+    return "✓ passed" in text and "✗" not in text
 
 
 def nbdev_process(path):
