@@ -22,8 +22,9 @@ def _shown(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 def as_float_array(value, op="Tensor"):
-    """`value` as a NumPy array of a floating dtype: float arrays as they are (no
-    copy), real numbers converted to `float64`, anything else a `TypeError` naming `op`."""
+    """`value` as a NumPy array of a floating dtype: float arrays as they are
+    (no copy), real numbers converted to `float64`, anything else a `TypeError`
+    naming `op`."""
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return value
     if isinstance(value, Tensor):
@@ -31,14 +32,18 @@ def as_float_array(value, op="Tensor"):
                         "(use the Tensor itself as the operand, or its .value)")
     if isinstance(value, Scalar):
         raise TypeError(f"{op}: a Scalar (chapter 1) does not mix with Tensors; "
-                        "use its number, s.value, or make it a Tensor: Tensor(s.value)")
-    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
-        raise TypeError(f"{op}: got a list of Tensors, but a Tensor holds numbers; build "
-                        "one Tensor from them with operations (a list would cut the graph)")
+                        "use its number, s.value, or make it a Tensor: "
+                        "Tensor(s.value)")
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor)
+                                                for v in value):
+        raise TypeError(f"{op}: got a list of Tensors, but a Tensor holds numbers; "
+                        "build one Tensor from them with operations (a list would "
+                        "cut the graph)")
     try:
         array = np.asarray(value)
     except ValueError as error:  # ragged nested lists
-        raise ValueError(f"{op}: {_shown(value)} is not a rectangular array ({error})") from None
+        raise ValueError(f"{op}: {_shown(value)} is not a rectangular array "
+                         f"({error})") from None
     if array.dtype.kind == "f":
         return array
     if array.dtype.kind not in "biu":
@@ -51,7 +56,8 @@ _grad_enabled = True  # whether operations record their edges: see `no_grad` bel
 
 class Tensor:
     "A node of the computational graph holding a NumPy array."
-    __slots__ = ("_value", "prevs", "backwards_grad", "op", "name", "_stamp", "__weakref__")
+    __slots__ = ("_value", "prevs", "backwards_grad", "op", "name", "_stamp",
+                 "__weakref__")
     __array_ufunc__ = None     # `ndarray (op) Tensor` calls the reflected operator
     __array_priority__ = 1000  # the older NumPy mechanism for the same
 
@@ -69,7 +75,7 @@ class Tensor:
         self._value = value
         self.backwards_grad = None
         self.name = name
-        self._stamp = new_stamp()  # when it was made: chapter 3's check of stale graphs
+        self._stamp = new_stamp()  # when made: chapter 3's check of stale graphs
 
     @property
     def value(self):
@@ -88,7 +94,8 @@ class Tensor:
 
     def __len__(self):
         if self._value.ndim == 0:
-            raise TypeError("len() of a 0-d Tensor: it holds one number, not a sequence")
+            raise TypeError("len() of a 0-d Tensor: it holds one number, "
+                            "not a sequence")
         return len(self._value)
 
     def __bool__(self):  # as in NumPy: one element or an error (not len(t) != 0)
@@ -96,7 +103,9 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         "`np.asarray(tensor)` is the value (NumPy functions still refuse Tensors)."
-        value = self._value if dtype is None else self._value.astype(dtype, copy=False)
+        value = self._value
+        if dtype is not None:
+            value = value.astype(dtype, copy=False)
         return value.copy() if copy else value
 
     def __repr__(self):
@@ -106,7 +115,7 @@ class Tensor:
             extras += f", name={self.name!r}"
         return f"Tensor({body}{extras})"
 
-    def __reduce__(self):  # pickled as a leaf: graphs hold functions, which do not pickle
+    def __reduce__(self):  # as a leaf: graphs hold functions, which do not pickle
         return _unpickled_leaf, (self._value, self.name, self.backwards_grad)
 
     __deepcopy__ = deepcopy_graph  # the whole graph, without recursion (chapter 3)
@@ -119,9 +128,10 @@ def _unpickled_leaf(value, name, backwards_grad):
 
 # %% ../../../nbs/10_tensors.ipynb #a7d2c721
 def result_node(value, edges, op):
-    """`Tensor(value, edges, op)` for the result `value` of an operation `op`, without
-    the checks for user input: `value` is NumPy's result from float arrays."""
-    if type(value) is not np.ndarray:  # a NumPy scalar, from arithmetic on 0-d arrays
+    """`Tensor(value, edges, op)` for the result `value` of an operation `op`,
+    without the checks for user input: `value` is NumPy's result from float
+    arrays."""
+    if type(value) is not np.ndarray:  # a NumPy scalar, from 0-d arithmetic
         value = np.asarray(value)
     if not _grad_enabled:  # a leaf, with the constructor's read-only view
         return Tensor(value, edges, op)
@@ -134,7 +144,8 @@ def result_node(value, edges, op):
 # %% ../../../nbs/10_tensors.ipynb #bc226aa4
 def value_of(x):
     "The array behind `x`: `x.value` for a Tensor, `x` itself for a constant."
-    return x._value if isinstance(x, Tensor) else x  # the slot: every operation asks
+    # the slot itself: every operation asks
+    return x._value if isinstance(x, Tensor) else x
 
 Tensor.__eq__ = lambda self, other: self.value == value_of(other)
 Tensor.__ne__ = lambda self, other: self.value != value_of(other)
@@ -149,31 +160,37 @@ def backward(self, grad=None, zero_grad=True):
     if grad is None:
         grad = np.ones(self._value.shape, self._value.dtype)
     else:
-        grad = np.array(as_float_array(grad, "backward"), dtype=self.dtype)  # our own copy
+        grad = as_float_array(grad, "backward")
+        grad = np.array(grad, dtype=self.dtype)  # our own copy
         if grad.shape != self.shape:
             raise ValueError(f"backward: the gradient has shape {grad.shape}, "
                              f"but the tensor has shape {self.shape}")
     backpropagate(self, grad, zero_grad, _conform)
 
 def _conform(node, prev, grad):
-    """The contribution `grad` from `node` to its input `prev`, as `prev`'s gradient must be:
-    an array of `prev`'s shape and dtype, and for a leaf its own writable array."""
-    # this runs for every edge of every backward pass: the common case costs three checks
+    """The contribution `grad` from `node` to its input `prev`, as `prev`'s
+    gradient must be: an array of `prev`'s shape and dtype, and for a leaf its own
+    writable array."""
+    # this runs for every edge of every backward pass: the common case costs
+    # three checks
     value = prev._value
     if type(grad) is not np.ndarray or grad.dtype is not value.dtype:
         grad = _as_gradient(node, grad, value)
     if grad.shape != value.shape:
-        raise ValueError(f"backward: the rule of {node.op!r} sent a gradient of shape "
-                         f"{grad.shape} to its input of shape {value.shape}")
+        raise ValueError(f"backward: the rule of {node.op!r} sent a gradient of "
+                         f"shape {grad.shape} to its input of shape {value.shape}")
     if not prev.prevs and (grad.base is not None or grad is node.backwards_grad):
         grad = grad.copy()  # a leaf's gradient is its own: not shared, not a view
     return grad
 
 def _as_gradient(node, grad, value):
-    "`grad` (a NumPy scalar, a number, an array of another dtype) as an array of `value`'s dtype."
-    if not isinstance(grad, (np.ndarray, np.generic, Real)) or np.asarray(grad).dtype.kind not in "fiub":
-        raise TypeError(f"backward: the rule of {node.op!r} sent {_shown(grad)} to its "
-                        f"input of shape {value.shape}; a gradient is an array of numbers")
+    """`grad` (a NumPy scalar, a number, an array of another dtype) as an array of
+    `value`'s dtype."""
+    if (not isinstance(grad, (np.ndarray, np.generic, Real))
+            or np.asarray(grad).dtype.kind not in "fiub"):
+        raise TypeError(f"backward: the rule of {node.op!r} sent {_shown(grad)} to "
+                        f"its input of shape {value.shape}; a gradient is an array "
+                        "of numbers")
     return np.asarray(grad, dtype=value.dtype)
 
 Tensor.backward = backward
@@ -182,7 +199,7 @@ Tensor.backward = backward
 _generator = np.random.default_rng()
 
 def manual_seed(seed):
-    "Reset the generator that mlfz draws from when it is given no `rng`, from `seed`."
+    "Reset, from `seed`, the generator that mlfz draws from when given no `rng`."
     global _generator
     _generator = np.random.default_rng(seed)
 
@@ -217,7 +234,8 @@ def zeros_like(x):
     return Tensor(np.zeros(np.shape(value_of(x))))
 
 def random_like(x, lower=0, upper=1):
-    "A Tensor with the shape of the Tensor or array `x`, drawn uniformly from [lower, upper)."
+    """A Tensor with the shape of the Tensor or array `x`, drawn uniformly from
+    [lower, upper)."""
     return Tensor(_generator.uniform(lower, upper, np.shape(value_of(x))))
 
 for constructor in [ones, zeros, from_random, ones_like, zeros_like, random_like]:
@@ -225,14 +243,16 @@ for constructor in [ones, zeros, from_random, ones_like, zeros_like, random_like
 
 # %% ../../../nbs/10_tensors.ipynb #4a8e1d9a
 def as_operand(x, op):
-    """A Tensor as it is; anything else as a constant: Python numbers unchanged, the
-    rest as a float array (`op` names the operation in the error for anything else)."""
+    """A Tensor as it is; anything else as a constant: Python numbers unchanged,
+    the rest as a float array (`op` names the operation in the error for anything
+    else)."""
     if isinstance(x, (Tensor, int, float)):
         return x
     return as_float_array(x, op)
 
 def as_tensor(x, op):
-    "A Tensor as it is; anything else as a constant leaf Tensor (for one-input operations)."
+    """A Tensor as it is; anything else as a constant leaf Tensor (for one-input
+    operations)."""
     return x if isinstance(x, Tensor) else Tensor(as_float_array(x, op))
 
 def shape_error(op, shape_a, shape_b, reason="they do not broadcast together"):
@@ -241,20 +261,21 @@ def shape_error(op, shape_a, shape_b, reason="they do not broadcast together"):
     return ValueError(f"{op}: operands with shapes {shapes}: {reason}")
 
 def elementwise_operands(a, b, op):
-    """`a` and `b` as operands of the elementwise operation `op`: Tensors as they are,
-    constants as numbers or float arrays."""
+    """`a` and `b` as operands of the elementwise operation `op`: Tensors as they
+    are, constants as numbers or float arrays."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return a, b  # the most common case first: this runs for every operation
     return as_operand(a, op), as_operand(b, op)
 
 # %% ../../../nbs/10_tensors.ipynb #b1453d24
 def _assign(self, new, op):
-    "Change the value to `new` (same shape, converted to the dtype), with a new stamp."
+    "Change the value to `new` (same shape, converted to the dtype); a new stamp."
     new = as_float_array(new, op)
     old = self._value
     if new.shape != old.shape:
-        raise ValueError(f"{op}: the new value has shape {new.shape}, but the tensor has "
-                         f"shape {old.shape} (a Tensor keeps its shape: make a new Tensor)")
+        raise ValueError(f"{op}: the new value has shape {new.shape}, but the "
+                         f"tensor has shape {old.shape} (a Tensor keeps its shape: "
+                         "make a new Tensor)")
     if new.dtype != old.dtype:
         new = new.astype(old.dtype)
     elif new.flags.writeable:
@@ -266,15 +287,15 @@ def _assign(self, new, op):
 def gradient_update(self, lr):
     "One step of gradient descent: move the value against its gradient, times `lr`."
     if type(lr) is not float and not isinstance(lr, Real):  # Real's check is slow
-        raise TypeError(f"gradient_update: the learning rate must be a real number, "
-                        f"got {_shown(lr)}")
+        raise TypeError("gradient_update: the learning rate must be a real "
+                        f"number, got {_shown(lr)}")
     if self.backwards_grad is None:
         raise ValueError("gradient_update: the tensor has no gradient yet; "
                          "call backward() on a result computed from it first")
     self._assign(self._value - lr * self.backwards_grad, "gradient_update")
 
 def _in_place(op, f):
-    "The operator `t op= x`: the value becomes `f(t.value, x)`; no node is recorded."
+    "The operator `t op= x`: the value becomes `f(t.value, x)`; no node recorded."
     def update(self, other):
         other = value_of(as_operand(other, op))
         try:
@@ -301,7 +322,7 @@ def is_grad_enabled():
     return _grad_enabled
 
 class no_grad:
-    "`with no_grad():` or `@no_grad` / `@no_grad()`: operations inside record no graph."
+    "`with no_grad():`, `@no_grad` or `@no_grad()`: no graph is recorded inside."
     def __new__(cls, func=None):
         if func is None:
             return super().__new__(cls)
@@ -323,7 +344,8 @@ class no_grad:
         return without_recording
 
 def detach(self):
-    "A leaf with the same value (no copy): results computed from it record no edge into `self`."
+    """A leaf with the same value (no copy): results computed from it record no edge
+    into `self`."""
     return Tensor(self._value, name=self.name)
 
 Tensor.detach = detach

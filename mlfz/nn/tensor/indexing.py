@@ -12,13 +12,13 @@ from .core import Tensor
 
 # %% ../../../nbs/16_indexing.ipynb #33fe4e37
 def _scatter_basic(node, index, prev):
-    "Place the upstream gradient at the (never repeated) positions of a basic index."
+    "Place g at the (never repeated) positions of a basic index."
     grad = np.zeros_like(prev.value)
     grad[index] = node.backwards_grad
     return grad
 
 def _scatter_add(node, index, prev):
-    "Add each upstream gradient element at its position: repeated positions accumulate."
+    "Add each element of g at its position: repeated positions accumulate."
     grad = np.zeros_like(prev.value)
     np.add.at(grad, index, node.backwards_grad)
     return grad
@@ -31,12 +31,13 @@ def _refuse_tensors(index):
     for item in index if isinstance(index, tuple) else (index,):
         if isinstance(item, Tensor):
             raise IndexError(
-                "index: a Tensor cannot be an index: it holds floats, so a mask made "
-                "a Tensor reads as positions 0 and 1; index with a NumPy array of "
-                "integers or booleans instead (comparisons give one: x[x > 0])")
+                "index: a Tensor cannot be an index: it holds floats, so a mask "
+                "made a Tensor reads as positions 0 and 1; index with a NumPy "
+                "array of integers or booleans instead (comparisons give one: "
+                "x[x > 0])")
 
 def _is_basic(index):
-    "True for NumPy's basic indices (ints, slices, ..., None): nothing picked twice."
+    "True for NumPy's basic indices (ints, slices, ..., None): none picked twice."
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
                for i in items)

@@ -26,7 +26,8 @@ def _permutation(axes, shape):
     try:
         axes = tuple(map(operator.index, axes))  # integers only, as in NumPy
     except TypeError:
-        raise TypeError(f"transpose: axes must be integers, got {tuple(axes)}") from None
+        raise TypeError("transpose: axes must be integers, "
+                        f"got {tuple(axes)}") from None
     permutation = tuple(a + ndim if a < 0 else a for a in axes)
     if sorted(permutation) != list(range(ndim)):
         raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation "
@@ -44,7 +45,8 @@ def transpose(x, axes=None):
 
 # %% ../../../nbs/13_transpose_reshape.ipynb #8eda0caa
 def _transpose_method(self, *axes):
-    "Permute axes: `t.transpose()`, `t.transpose(1, 2, 0)`, `t.transpose((1, 2, 0))`."
+    """Permute axes: `t.transpose()`, `t.transpose(1, 2, 0)` or
+    `t.transpose((1, 2, 0))`."""
     axes = _sequence_argument(axes)
     return transpose(self, None if axes in ((), (None,)) else axes)
 
@@ -55,7 +57,8 @@ Tensor.T = property(transpose, doc="The tensor with its axes reversed.")
 
 # %% ../../../nbs/13_transpose_reshape.ipynb #969a7f66
 def swap_axes(x, axes=None):
-    "needle's `transpose`: swap the two `axes` of `x` (a pair `(i, j)`; None: the last two)."
+    """needle's `transpose`: swap the two `axes` of `x` (a pair `(i, j)`; None: the
+    last two)."""
     x = as_tensor(x, "transpose")
     if axes is None:
         axes = (-2, -1)
@@ -63,9 +66,11 @@ def swap_axes(x, axes=None):
         raise ValueError(f"transpose: axes are the two axes to swap, got {axes!r}")
     permutation = list(range(x.ndim))
     try:
-        i, j = (permutation[a] for a in map(operator.index, axes))  # negative axes resolved
+        # negative axes resolved
+        i, j = (permutation[a] for a in map(operator.index, axes))
     except TypeError:
-        raise TypeError(f"transpose: axes must be integers, got {tuple(axes)}") from None
+        raise TypeError("transpose: axes must be integers, "
+                        f"got {tuple(axes)}") from None
     except IndexError:
         raise ValueError(f"transpose: axes {tuple(axes)} are out of range "
                          f"for shape {x.shape}") from None
@@ -82,19 +87,21 @@ _reshape_grad.label = lambda node, prev: f"reshape to {prev.shape}"
 def reshape(x, shape):
     "`x` regrouped into `shape` (one length may be -1), like `np.reshape`."
     x = as_tensor(x, "reshape")
-    lengths = shape if isinstance(shape, (tuple, list)) else (shape,)  # int or tuple
+    # an int or a tuple
+    lengths = shape if isinstance(shape, (tuple, list)) else (shape,)
     try:
         lengths = tuple(map(operator.index, lengths))
     except TypeError:
         raise TypeError(f"reshape: lengths must be integers, got {shape}") from None
     try:
-        if min(lengths, default=0) < -1:  # NumPy would read any negative length as -1
+        # NumPy would read any negative length as -1
+        if min(lengths, default=0) < -1:
             raise ValueError
         value = np.reshape(x.value, lengths)
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape shape {x.shape} ({x.size} elements) "
-                         f"into shape {shape} (the lengths must multiply to the size; "
-                         "one of them may be -1)") from None
+        raise ValueError(f"reshape: cannot reshape shape {x.shape} ({x.size} "
+                         f"elements) into shape {shape} (the lengths must multiply "
+                         "to the size; one of them may be -1)") from None
     return Tensor(value, prevs=[Edge(x, backward_fn=_reshape_grad)], op="reshape")
 
 def _reshape_method(self, *shape):
