@@ -8,8 +8,7 @@ __all__ = ['matmul']
 # %% ../../../nbs/12_matmul.ipynb #3897075d
 import numpy as np
 from .core import Tensor, as_operand, value_of, shape_error
-from .arithmetic import tensor_node
-from .broadcasting import sum_to_shape
+from .arithmetic import tensor_node, sum_to_shape
 
 # %% ../../../nbs/12_matmul.ipynb #1659017b
 def _as_matrices(x, w, grad):
