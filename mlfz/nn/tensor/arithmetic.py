@@ -19,7 +19,8 @@ def tensor_node(value, op, *inputs):
     backward_fn)`; constant operands get no edge."""
     edges = []
     for operand, local_grad, backward_fn in inputs:
-        if isinstance(operand, Tensor):  # _new_edge: Edge(...) without its Python code
+        if isinstance(operand, Tensor):
+            # _new_edge: Edge(...) without its Python code
             edges.append(_new_edge((operand, local_grad, backward_fn)))
     return result_node(value, edges, op)
 
@@ -159,8 +160,8 @@ def _quotient_numerator_grad(node, denominator, prev):
 def _quotient_denominator_grad(node, denominator, prev):
     return -node.backwards_grad * node._value / denominator
 
-_quotient_numerator_grad.label = "grad / y"
-_quotient_denominator_grad.label = "−grad · z / y"
+_quotient_numerator_grad.label = "g / y"
+_quotient_denominator_grad.label = "−g · z / y"
 
 def divide(a, b):
     "Elementwise `a / b`."
@@ -185,7 +186,8 @@ Tensor.__rtruediv__ = lambda self, other: divide(other, self)
 def _power_base_grad(node, exponent, prev):
     # y x^(y-1), with x^1 where y = 0: x^(-1) would make 0 * inf = nan at x = 0
     x = prev._value
-    if type(exponent) is int or type(exponent) is float:  # a constant, the common case
+    # a constant exponent, the common case
+    if type(exponent) is int or type(exponent) is float:
         reduced = exponent - 1 if exponent != 0 else 1
         if reduced == 1:  # x^1 is x (for the square, x ** 2): no power computed
             return node.backwards_grad * exponent * x
@@ -198,18 +200,20 @@ def _power_exponent_grad(node, base, prev):
         raise ValueError("**: the gradient with respect to the exponent, "
                          "x**y log(x), is undefined where the base x is negative")
     if np.any((base == 0) & (prev._value <= 0)):  # 0**y jumps (to 1 or inf) there
-        raise ValueError("**: the gradient with respect to the exponent is undefined "
-                         "where the base is 0 and the exponent is not positive")
+        raise ValueError("**: the gradient with respect to the exponent is "
+                         "undefined where the base is 0 and the exponent is "
+                         "not positive")
     positive = base > 0
     log_base = np.log(np.where(positive, base, 1.0))  # no log(0) computed
     return node.backwards_grad * np.where(positive, node._value * log_base, 0.0)
 
-_power_base_grad.label = "grad · y x^(y−1)"
-_power_exponent_grad.label = "grad · z log x"
+_power_base_grad.label = "g · y x^(y−1)"
+_power_exponent_grad.label = "g · z log x"
 
 def _real_power(base, exponent):
     "`base ** exponent`, refusing a negative base with a non-integer exponent."
-    if type(exponent) is int or type(exponent) is float:  # the common case: one check
+    # the common case, a constant exponent: one check
+    if type(exponent) is int or type(exponent) is float:
         no_real_power = exponent % 1 != 0 and np.any(base < 0)
     else:
         no_real_power = np.any((base < 0) & (exponent % 1 != 0))
@@ -220,7 +224,8 @@ def _real_power(base, exponent):
 
 def power(a, b):
     "Elementwise `a ** b`."
-    if isinstance(a, Tensor) and (type(b) is float or type(b) is int):  # the common case
+    # the common case: a Tensor to the power of a number
+    if isinstance(a, Tensor) and (type(b) is float or type(b) is int):
         edges = [_new_edge((a, b, _power_base_grad))]
         return result_node(_real_power(a._value, b), edges, "**")
     a, b = elementwise_operands(a, b, "**")
@@ -235,7 +240,7 @@ Tensor.__rpow__ = lambda self, other: power(other, self)
 def _absolute_grad(node, local_grad, prev):
     return node.backwards_grad * np.sign(prev._value)
 
-_absolute_grad.label = "grad · sign(x)"
+_absolute_grad.label = "g · sign(x)"
 
 def absolute(a):
     "Elementwise `abs(a)`; its gradient at 0 is the subgradient 0."

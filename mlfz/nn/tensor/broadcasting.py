@@ -27,11 +27,14 @@ def _target_shape(shape):
     "`shape` (an int or a sequence of them) as a tuple of sizes >= 0, or an error."
     sizes = (shape,) if isinstance(shape, (int, np.integer)) else shape
     try:
-        sizes = tuple(operator.index(n) for n in sizes)  # integers only, as in NumPy
+        # integers only, as in NumPy
+        sizes = tuple(operator.index(n) for n in sizes)
     except TypeError:
-        raise TypeError(f"broadcast_to: a shape is integers, got {shape!r}") from None
+        raise TypeError(f"broadcast_to: a shape is integers, "
+                        f"got {shape!r}") from None
     if any(n < 0 for n in sizes):
-        raise ValueError(f"broadcast_to: a shape has no negative sizes, got {sizes}")
+        raise ValueError(f"broadcast_to: a shape has no negative sizes, "
+                         f"got {sizes}")
     return sizes
 
 def broadcast_to(x, shape):

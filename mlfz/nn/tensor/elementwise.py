@@ -24,7 +24,8 @@ def _pointwise_rule(label):
 
 def _elementwise(x, f, backward_fn, op):
     "The node y = f(x) for an elementwise NumPy `f`; its edge has `backward_fn`."
-    if isinstance(x, Tensor):  # the common case: the edge built directly (chapter 11)
+    # the common case: the edge built directly (chapter 11)
+    if isinstance(x, Tensor):
         return result_node(f(x._value), [_new_edge((x, None, backward_fn))], op)
     x = as_operand(x, op)
     return tensor_node(f(value_of(x)), op, (x, None, backward_fn))

@@ -28,7 +28,8 @@ def _shift_by_max(x, axis, op=None):
     return x - m, m
 
 def _softmax_value(x, axis):
-    "softmax(x) along `axis`, computed as e^(x - m) / Σ e^(x - m) with m the maximum."
+    """softmax(x) along `axis`, computed as e^(x - m) / Σ e^(x - m) with m the
+    maximum."""
     e, _ = _shift_by_max(x, axis, "softmax")
     np.exp(e, out=e)  # e is a fresh array: exponentiate in place
     e /= np.sum(e, axis=axis, keepdims=True)
@@ -54,7 +55,8 @@ def _along_axes(x, axis, op, compute, backward_fn):
     return tensor_node(compute(value_of(x), axes), op, (x, axes, backward_fn))
 
 def softmax(x, axis=-1):
-    "Softmax along `axis`: `exp(x)` normalized to sum to 1, computed without overflow."
+    """Softmax along `axis`: `exp(x)` normalized to sum to 1, computed without
+    overflow."""
     return _along_axes(x, axis, "softmax", _softmax_value,
                        _softmax_backward)
 
