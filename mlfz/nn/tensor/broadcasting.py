@@ -14,7 +14,8 @@ from .arithmetic import (broadcasts_to, broadcast_axes, sum_to_shape,
                                        broadcast_operand_grad, _describe_sum)
 
 # the broadcasting helpers of chapter 11 are importable from here too
-_all_ = ["broadcasts_to", "broadcast_axes", "sum_to_shape", "broadcast_operand_grad"]
+_all_ = [
+    "broadcasts_to", "broadcast_axes", "sum_to_shape", "broadcast_operand_grad"]
 
 # %% ../../../nbs/14_broadcasting.ipynb #fe8a5cbd
 def _broadcast_backward(node, local_grad, prev):

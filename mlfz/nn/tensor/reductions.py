@@ -119,8 +119,8 @@ _to_extremes.label = lambda node, prev: (
 def refuse_empty(shape, axes, op):
     "A ValueError naming `op` if one of the `axes` of `shape` has length 0."
     if any(shape[a] == 0 for a in axes):
-        raise ValueError(f"{op}: {_describe_axes(axes)} of shape {shape} has length 0, "
-                         f"and a {op} over no elements is undefined")
+        raise ValueError(f"{op}: {_describe_axes(axes)} of shape {shape} "
+                         f"has length 0, and a {op} over no elements is undefined")
 
 def _extreme(x, axis, keepdims, op, reduce):
     x = as_tensor(x, op)
