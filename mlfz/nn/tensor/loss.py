@@ -9,7 +9,7 @@ __all__ = ['mean_squared_error', 'mean_absolute_error', 'binary_cross_entropy', 
 import numpy as np
 from .core import Tensor, as_operand, as_tensor, value_of
 from .arithmetic import tensor_node
-from .softmax import _shift_by_max
+from .functional import _shift_by_max
 from .reductions import _mean_value
 
 # %% ../../../nbs/22_losses.ipynb #b20a43d3

@@ -8,8 +8,7 @@ __all__ = ['matmul']
 # %% ../../../nbs/12_matmul.ipynb #3897075d
 import numpy as np
 from .core import Tensor, as_operand, value_of, shape_error
-from .arithmetic import tensor_node
-from .broadcasting import sum_to_shape
+from .arithmetic import tensor_node, sum_to_shape
 
 # %% ../../../nbs/12_matmul.ipynb #1659017b
 def _as_matrices(x, w, grad):
@@ -28,7 +27,7 @@ def _to_shape(grad, shape):
     return grad if grad.shape == shape else grad.reshape(shape)
 
 def _matmul_grad_left(node, w, prev):
-    "dl/dX = G Wᵀ, summed over the batch axes X was broadcast along."
+    "∂L/∂X = g Wᵀ, summed over the batch axes X was broadcast along."
     if w.ndim == 2 and prev._value.ndim == 2:  # two matrices: the formula is all
         return node.backwards_grad @ w.T
     x, w, grad = _as_matrices(prev._value, w, node.backwards_grad)
@@ -36,7 +35,7 @@ def _matmul_grad_left(node, w, prev):
     return _to_shape(grad_x, prev._value.shape)
 
 def _matmul_grad_right(node, x, prev):
-    "dl/dW = Xᵀ G, summed over the batch axes W was broadcast along."
+    "∂L/∂W = Xᵀ g, summed over the batch axes W was broadcast along."
     if x.ndim == 2 and prev._value.ndim == 2:  # two matrices: the formula is all
         return x.T @ node.backwards_grad
     x, w, grad = _as_matrices(x, prev._value, node.backwards_grad)
@@ -55,8 +54,8 @@ def _matmul_label(formula):
         return f"{formula}, summed over the batch"
     return label
 
-_matmul_grad_left.label = _matmul_label("G @ Wᵀ")
-_matmul_grad_right.label = _matmul_label("Xᵀ @ G")
+_matmul_grad_left.label = _matmul_label("g @ Wᵀ")
+_matmul_grad_right.label = _matmul_label("Xᵀ @ g")
 
 # %% ../../../nbs/12_matmul.ipynb #7aa83f87
 def _check_matmul_shapes(x_shape, w_shape):

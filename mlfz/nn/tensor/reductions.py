@@ -44,7 +44,8 @@ def _reduction_op(name, axes, ndim):
     return name if len(axes) == ndim else f"{name} {_describe_axes(axes)}"
 
 def _spread(grad, axes, prev):
-    "The reduced gradient `grad` copied back along `axes` to `prev`'s shape, as a view."
+    """The reduced gradient `grad` copied back along `axes` to `prev`'s shape,
+    as a view."""
     value = prev._value
     return np.broadcast_to(_put_back(grad, axes, value.ndim), value.shape)
 
@@ -89,10 +90,12 @@ def _describe_mean_backward(node, prev):
 _spread_back_scaled.label = _describe_mean_backward
 
 def _mean_value(x, axis, keepdims):
-    "`np.mean(x, axis, keepdims=keepdims)`, computed as it does, without its layers."
+    """`np.mean(x, axis, keepdims=keepdims)`, computed as it does, without its
+    layers."""
     if x.dtype.itemsize < 4:  # float16: np.mean adds up in float32
         return np.mean(x, axis=axis, keepdims=keepdims)
-    return np.add.reduce(x, axis=axis, keepdims=keepdims) / _mean_count(axis, x.shape)
+    total = np.add.reduce(x, axis=axis, keepdims=keepdims)
+    return total / _mean_count(axis, x.shape)
 
 def mean(x, axis=None, keepdims=False):
     "The mean of the elements of `x` over `axis`: None (all), an int or a tuple."
@@ -116,8 +119,8 @@ _to_extremes.label = lambda node, prev: (
 def refuse_empty(shape, axes, op):
     "A ValueError naming `op` if one of the `axes` of `shape` has length 0."
     if any(shape[a] == 0 for a in axes):
-        raise ValueError(f"{op}: {_describe_axes(axes)} of shape {shape} has length 0, "
-                         f"and a {op} over no elements is undefined")
+        raise ValueError(f"{op}: {_describe_axes(axes)} of shape {shape} "
+                         f"has length 0, and a {op} over no elements is undefined")
 
 def _extreme(x, axis, keepdims, op, reduce):
     x = as_tensor(x, op)
