@@ -193,6 +193,9 @@ def _power_base_grad(node, exponent, prev):
             return node.backwards_grad * exponent * x
     else:
         reduced = np.where(exponent == 0, 1.0, exponent - 1)
+    if np.any((x == 0) & (reduced < 0)):  # y x^(y-1) with 0 < y < 1 at x = 0
+        raise ValueError("**: the derivative y x^(y-1) with respect to the base is "
+                         "infinite at 0 for an exponent between 0 and 1")
     return node.backwards_grad * exponent * x ** reduced
 
 def _power_exponent_grad(node, base, prev):
@@ -220,6 +223,9 @@ def _real_power(base, exponent):
     if no_real_power:
         raise ValueError("**: a negative base with a non-integer exponent has no "
                          "real power (NumPy would give nan)")
+    if np.any((base == 0) & (exponent < 0)):  # the policy of chapter 1: no poles
+        raise ValueError("**: 0 to a negative power is a division by zero "
+                         "(NumPy would give inf)")
     return base ** exponent
 
 def power(a, b):

@@ -43,23 +43,38 @@ def exp(x):
     "Elementwise exponential e^x."
     return _elementwise(x, np.exp, _exp_backward, "exp")
 
+def _refuse(bad, values, op, reason):
+    "A ValueError naming `op` and the first of `values` where `bad` holds, if any does."
+    if np.any(bad):
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        shown = values[where] if where else values
+        raise ValueError(f"{op}: {reason}, got {shown} at index {where}")
+
 @_pointwise_rule("g/x")
 def _log_backward(x, y, g):
-    # where log is undefined (x < 0, y is nan), so is the gradient: not g / x
-    return np.where(x < 0, np.nan, g / x)
+    return g / x
+
+def _checked_log(v):
+    _refuse(v <= 0, v, "log", "the logarithm is defined for positive numbers only")
+    return np.log(v)
 
 def log(x):
-    "Elementwise natural logarithm; as `np.log`: `nan` (and a warning) for x < 0."
-    return _elementwise(x, np.log, _log_backward, "log")
+    "Elementwise natural logarithm of positive numbers (else a ValueError)."
+    return _elementwise(x, _checked_log, _log_backward, "log")
 
 # %% ../../../nbs/20_elementwise_functions.ipynb #71ee4eba
 @_pointwise_rule("g/(2y)")
 def _sqrt_backward(x, y, g):
+    _refuse(y == 0, x, "sqrt", "the derivative 1 / (2 sqrt x) is infinite at 0")
     return g / (2 * y)
 
+def _checked_sqrt(v):
+    _refuse(v < 0, v, "sqrt", "the square root is defined for numbers >= 0 only")
+    return np.sqrt(v)
+
 def sqrt(x):
-    "Elementwise square root; as `np.sqrt`: `nan` (and a warning) for x < 0."
-    return _elementwise(x, np.sqrt, _sqrt_backward, "sqrt")
+    "Elementwise square root of numbers >= 0 (else a ValueError)."
+    return _elementwise(x, _checked_sqrt, _sqrt_backward, "sqrt")
 
 # %% ../../../nbs/20_elementwise_functions.ipynb #43a0d517
 @_pointwise_rule("g·cos x")
