@@ -8,10 +8,12 @@ __all__ = ['Tensor', 'Edge', 'sum', 'mean', 'no_grad', 'is_grad_enabled', 'funct
 # %% ../../../nbs/24_the_tensor_package.ipynb #5f06ec6c
 from ...autodiff import Edge
 from .core import Tensor, no_grad, is_grad_enabled
-from . import arithmetic, matmul, shape_ops, broadcasting, reductions, indexing
+from . import (arithmetic, matmul, shape_ops, broadcasting, reductions,
+                            indexing)
 from .reductions import sum, mean
 from .functional import *
 from .loss import *
 from . import functional, loss
 
-_all_ = ["Tensor", "Edge", "sum", "mean", "no_grad", "is_grad_enabled", "functional", "loss"]
+_all_ = ["Tensor", "Edge", "sum", "mean", "no_grad", "is_grad_enabled",
+         "functional", "loss"]

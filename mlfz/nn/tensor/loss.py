@@ -41,20 +41,24 @@ _BCE_MIN_LOG = -100.0  # PyTorch's floor for log p and log(1 - p)
 _BCE_EPS = 1e-12       # PyTorch's floor for p (1 - p) in the gradient
 
 def _check_probabilities(loss, name, values):
-    if values.size and not (np.all(values >= 0) and np.all(values <= 1)):  # nan fails
+    in_range = np.all(values >= 0) and np.all(values <= 1)  # nan is not
+    if values.size and not in_range:
         nan = " and nan" if np.isnan(values).any() else ""
-        raise ValueError(f"{loss}: {name} must be probabilities in [0, 1], got values "
-                         f"from {np.nanmin(values):g} to {np.nanmax(values):g}{nan}")
+        raise ValueError(f"{loss}: {name} must be probabilities in [0, 1], got "
+                         f"values from {np.nanmin(values):g} to "
+                         f"{np.nanmax(values):g}{nan}")
 
 def _bce_logs(p):
     "log p and log(1 - p), each clamped from below at -100."
-    with np.errstate(divide="ignore"):  # log 0 = -inf is expected; the clamp handles it
+    # log 0 = -inf is expected; the clamp handles it
+    with np.errstate(divide="ignore"):
         log_p, log_1mp = np.log(p), np.log1p(-p)
     return np.maximum(log_p, _BCE_MIN_LOG), np.maximum(log_1mp, _BCE_MIN_LOG)
 
 def _bce_preds_backward(node, ys, prev):
     p = prev.value
-    return node.backwards_grad / p.size * (p - ys) / np.maximum(p * (1 - p), _BCE_EPS)
+    denominator = np.maximum(p * (1 - p), _BCE_EPS)
+    return node.backwards_grad / p.size * (p - ys) / denominator
 _bce_preds_backward.label = "g (p − y) / (N p (1 − p))"
 
 def _bce_ys_backward(node, p, prev):
@@ -63,7 +67,8 @@ def _bce_ys_backward(node, p, prev):
 _bce_ys_backward.label = "−g (log p − log(1 − p)) / N"
 
 def binary_cross_entropy(preds, ys):
-    "Mean binary cross-entropy of probabilities `preds` against targets `ys` in [0, 1]."
+    """Mean binary cross-entropy of probabilities `preds` against targets `ys`
+    in [0, 1]."""
     preds, ys = _same_shape("binary_cross_entropy", preds, ys)
     p, y = np.asarray(value_of(preds)), np.asarray(value_of(ys))
     _check_probabilities("binary_cross_entropy", "preds", p)
@@ -75,11 +80,11 @@ def binary_cross_entropy(preds, ys):
 
 # %% ../../../nbs/22_losses.ipynb #d481514c
 def _labels_shape_error(n, c, shape):
-    return ValueError(f"cross_entropy: logits of shape ({n}, {c}) need labels of shape "
-                      f"({n},) or ({n}, {c}), got {shape}")
+    return ValueError(f"cross_entropy: logits of shape ({n}, {c}) need labels of "
+                      f"shape ({n},) or ({n}, {c}), got {shape}")
 
 def _class_labels(labels, n, c):
-    "Labels as an integer array of shape (n,), or a ValueError saying what is wrong."
+    "Labels as an integer array of shape (n,), or a ValueError saying what's wrong."
     if labels.shape != (n,):
         raise _labels_shape_error(n, c, labels.shape)
     wrong = "cross_entropy: labels must be integer class indices, got"
@@ -91,8 +96,9 @@ def _class_labels(labels, n, c):
             raise ValueError(f"{wrong} {labels[~whole][0]}")
     out_of_range = (labels < 0) | (labels >= c)
     if out_of_range.any():
-        raise ValueError(f"cross_entropy: labels must be class indices in [0, {c - 1}] "
-                         f"for {c} classes, got {labels[out_of_range][0]:g}")
+        raise ValueError(f"cross_entropy: labels must be class indices in "
+                         f"[0, {c - 1}] for {c} classes, got "
+                         f"{labels[out_of_range][0]:g}")
     return labels.astype(np.intp, copy=False)
 
 def _log_softmax_rows(z):
@@ -106,7 +112,8 @@ def _log_softmax_rows(z):
 def _ce_labels_backward(node, saved, prev):
     labels, e, total = saved
     grad = e / total  # softmax(z)
-    grad[np.arange(len(labels)), labels] -= 1  # s - onehot, without the one-hot matrix
+    # s - onehot, without the one-hot matrix
+    grad[np.arange(len(labels)), labels] -= 1
     grad *= node.backwards_grad / len(labels)
     return grad
 _ce_labels_backward.label = "g (softmax(z) − onehot) / N"
