@@ -304,8 +304,12 @@ def api_entry(name, obj):
 
     if isinstance(obj, type) and obj.__module__.startswith("mlfz.") and obj.__doc__ is None:
         return f"### `{name}`\n"
+    if inspect.ismodule(obj):  # a submodule made importable from its package
+        return f"### `{name}`\n\nThe module `{obj.__name__}`, documented in its own section.\n"
+    if not callable(obj):  # a constant: inline, where a long value can wrap
+        return f"### `{name}`\n\n`{name} = {obj!r}`\n"
     try:
-        signature = _call_form(name, inspect.signature(obj)) if callable(obj) else f"{name} = {obj!r}"
+        signature = _call_form(name, inspect.signature(obj))
     except (TypeError, ValueError):  # a builtin without a signature
         signature = name
     entry = [f"### `{name}`", f"```python\n{signature}\n```", inspect.getdoc(obj) or ""]

@@ -44,7 +44,7 @@ def exp(x):
     return _elementwise(x, np.exp, _exp_backward, "exp")
 
 def _refuse(bad, values, op, reason):
-    "A ValueError naming `op` and the first of `values` where `bad` holds, if any does."
+    "A ValueError naming `op` and the first of `values` where `bad` holds, if any."
     if np.any(bad):
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         shown = values[where] if where else values
