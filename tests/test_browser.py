@@ -1,6 +1,6 @@
 """Open every page of the built site in headless Chromium over http://127.0.0.1 and check what a
-reader sees: math typeset by MathJax without errors, every image loaded, no request to another host,
-no console error. Screenshots go to tests/screenshots/ (not committed)."""
+reader sees: math typeset by MathJax without errors, every image loaded, no block wider than the
+column, no request to another host, no console error. Screenshots go to tests/screenshots/ (not committed)."""
 import functools
 import http.server
 import shutil
@@ -62,6 +62,12 @@ def test_page_renders_in_a_real_browser(server, browser, page_name):
         return article.textContent.split('\\n').filter(line => line.includes('$')).map(line => line.trim());
     }""")
     assert not stray, f"unrendered math: {stray}"
+    # a code block, an output, a formula or a table wider than the column hides part of itself
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'article pre, article .math, article table, article .cell_output > .output'))
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.textContent.trim().split('\\n')[0].slice(0, 80))""")
+    assert not wide, f"blocks wider than the column at 1280 px: {wide}"
     broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     assert not broken, f"images that did not load: {broken}"
     SHOTS.mkdir(exist_ok=True)
