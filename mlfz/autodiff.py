@@ -55,16 +55,17 @@ def topological_order(root):
 
 # %% ../nbs/03_backward_in_practice.ipynb #5117972f
 def _stale_input_error(node, prev):
-    "The error for an input `prev` whose value changed after `node` was computed from it."
+    "The error for an input `prev` that changed after `node` was computed from it."
     name = getattr(prev, "name", None)
     what = repr(name) if name else f"an input of {getattr(node, 'op', None)!r}"
     shape = getattr(prev, "shape", None)
     if shape is not None:
         what += f" (shape {shape})"
     return RuntimeError(
-        f"backward: {what} changed after the graph through it was built (its value was "
-        "updated, e.g. by gradient_update or an optimizer step), so the stored local "
-        "derivatives are out of date; compute the forward pass again, then call backward()")
+        f"backward: {what} changed after the graph through it was built (its value "
+        "was updated, e.g. by gradient_update or an optimizer step), so the stored "
+        "local derivatives are out of date; compute the forward pass again, then "
+        "call backward()")
 
 _stamp_of = operator.attrgetter("_stamp")
 
@@ -88,12 +89,12 @@ def stamp_order(root):
 _walking = threading.RLock()  # one backward pass at a time (see "Threads" below)
 
 def backpropagate(root, grad, zero_grad=True, accept=None):
-    """Set `backwards_grad` of `root` (to `grad`) and of every node it depends on; return
-    those nodes in topological order. `accept(node, prev, contribution)`, if given, checks
-    (and may convert) each contribution before it is added. On any error every gradient
-    is left as it was before the call."""
+    """Set `backwards_grad` of `root` (to `grad`) and of every node it depends on;
+    return those nodes in topological order. `accept(node, prev, contribution)`, if
+    given, checks (and may convert) each contribution before it is added. On any
+    error every gradient is left as it was before the call."""
     with _walking:
-        order = stamp_order(root)  # refuses an out-of-date graph: nothing changed yet
+        order = stamp_order(root)  # refuses an out-of-date graph, changing nothing
         before = [node.backwards_grad for node in order]
         try:
             _walk(order, root, grad, accept)
@@ -130,13 +131,14 @@ def _walk(order, root, grad, accept):
 
 # %% ../nbs/03_backward_in_practice.ipynb #fc02ad94
 def _attributes(node):
-    "The attributes `node` stores: its `__slots__` (but the weak-reference slot) and `__dict__`."
-    slots = [slot for klass in type(node).__mro__ for slot in getattr(klass, "__slots__", ())
+    "What `node` stores: its `__slots__` (not `__weakref__`) and its `__dict__`."
+    slots = [slot for klass in type(node).__mro__
+             for slot in getattr(klass, "__slots__", ())
              if slot != "__weakref__" and hasattr(node, slot)]
     return slots + list(getattr(node, "__dict__", ()))
 
 def deepcopy_graph(root, memo):
-    "`copy.deepcopy` of `root` and everything it depends on, inputs first: no recursion."
+    "`copy.deepcopy` of `root` and all it depends on, inputs first: no recursion."
     for node in topological_order(root):
         if id(node) in memo:
             continue
@@ -144,7 +146,8 @@ def deepcopy_graph(root, memo):
         for name in _attributes(node):
             original = getattr(node, name)
             copied = copy.deepcopy(original, memo)  # inputs are in `memo` already
-            flags = getattr(original, "flags", None)  # a NumPy array's copy is writable
+            # a NumPy array's copy is writable: a read-only one must stay read-only
+            flags = getattr(original, "flags", None)
             if flags is not None and not flags.writeable:
                 copied.flags.writeable = False
             setattr(clone, name, copied)

@@ -27,8 +27,9 @@ def _term(x):
     return f"({_num(x)})" if float(x) < 0 else _num(x)
 
 def _rows(v):
-    """The lines that show a value or a gradient: a number; an array of at most `_SHOWN` elements
-    laid out as NumPy prints it, one line per row; a larger one's range."""
+    """The lines that show a value or a gradient: a number; an array of at most
+    `_SHOWN` elements laid out as NumPy prints it, one line per row; a larger one's
+    range."""
     if not isinstance(v, np.ndarray) or v.ndim == 0:
         return [_num(v)]
     if v.size == 0:
@@ -45,7 +46,7 @@ def _summary(v):
 
 # %% ../nbs/90_drawing_graphs.ipynb #3eb61fdf
 def _printable(text):
-    "`str(text)`, each character that Python would not print written as in a literal (`\\n`)."
+    "`str(text)`, what Python would not print written as in a literal: `\\n`."
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 def _html(text):
@@ -65,8 +66,9 @@ def _ref(node):
     return f"the leaf {node.value.shape if _is_tensor(node) else _num(node.value)}"
 
 def describe_rule(node, edge):
-    """In a few words (or None), the rule that turns `g`, the gradient of `node`, into what
-    flows back along `edge`: its backward function's `label`, or what the edge stores, spelled out."""
+    """In a few words (or None), the rule that turns `g`, the gradient of `node`,
+    into what flows back along `edge`: its backward function's `label`, or what the
+    edge stores, spelled out."""
     fn, local = edge.backward_fn, edge.local_grad
     if fn is not None:
         label = getattr(fn, "label", None)
@@ -80,7 +82,7 @@ def describe_rule(node, edge):
         return "g"
     if np.ndim(local) == 0:  # one number: a constant factor
         return "−g" if float(local) == -1 else f"g × {_term(local)}"
-    for other in node.prevs:  # the value of an input, as in a product: the other factor
+    for other in node.prevs:  # an input's value, as in a product: the other factor
         if local is other.prev.value:
             return f"g · {getattr(other.prev, 'name', None) or 'other'}"
     if np.size(local) <= 3:  # a few numbers: written out
@@ -89,41 +91,51 @@ def describe_rule(node, edge):
     return f"g · ∂{z or 'out'}/∂{x or 'in'}"
 
 def _flow_label(node, edge, grad):
-    """The HTML label of a backward edge, on white so that a crossing arrow cannot hide it: the
-    gradient for scalars, its shape and rule for tensors."""
+    """The HTML label of a backward edge, on white so that a crossing arrow cannot
+    hide it: the gradient for scalars, its shape and rule for tensors."""
     if _is_tensor(node):
         lines = [str(np.shape(grad)), describe_rule(node, edge)]
     else:  # a scalar rule is named only when it says so
         labelled = getattr(edge.backward_fn, "label", None)
         lines = [_num(grad), describe_rule(node, edge) if labelled else None]
     rows = "".join(f"<tr><td>{_html(line)}</td></tr>" for line in lines if line)
-    return f"<<table border='0' cellspacing='0' cellpadding='0' bgcolor='white'>{rows}</table>>"
+    table = "<table border='0' cellspacing='0' cellpadding='0' bgcolor='white'>"
+    return f"<{table}{rows}</table>>"
 
 # %% ../nbs/90_drawing_graphs.ipynb #050bcca8
 _LEGIBLE = 10  # pixels: the smallest text a picture may be shrunk to
-_PRINTED = "<style>@media print{.mlfz-picture svg{min-width:0!important}}</style>"  # paper: fit
+# on paper every picture fits the page
+_PRINTED = "<style>@media print{.mlfz-picture svg{min-width:0!important}}</style>"
 
 def _inline_svg(dot):
-    """The SVG of `dot` to inline in a page: no XML header, no ids (they would clash between
-    pictures), no titles (tooltips of internal ids); as wide as its box, but at most its natural
-    width and at least the width at which its smallest text is `_LEGIBLE` pixels."""
+    """The SVG of `dot` to inline in a page: no XML header, no ids (they would
+    clash between pictures), no titles (tooltips of internal ids); as wide as its
+    box, but at most its natural width and at least the width at which its smallest
+    text is `_LEGIBLE` pixels."""
     svg = dot.pipe(format="svg", encoding="utf-8")
     svg = svg[svg.index("<svg"):]
-    svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg, flags=re.S)
-    width, height = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', svg).groups()
-    # Graphviz rounds the size to whole points: the exact one keeps the scale the same both ways
+    svg = re.sub(r' id="[^"]*"|<title>.*?</title>|<!--.*?-->\n?', "", svg,
+                 flags=re.S)
+    view_box = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', svg)
+    width, height = view_box.groups()
+    # Graphviz rounds the size to whole points: the exact one keeps the scale the
+    # same both ways
     size = f'width="{width}pt" height="{height}pt"'
     svg = re.sub(r'width="[\d.]+pt" height="[\d.]+pt"', size, svg, count=1)
-    smallest = min(map(float, re.findall(r'font-size="([\d.]+)"', svg)), default=_LEGIBLE)
+    sizes = map(float, re.findall(r'font-size="([\d.]+)"', svg))
+    smallest = min(sizes, default=_LEGIBLE)
     natural = float(width) * 4 / 3  # CSS: 1pt = 4/3 px
-    legible = math.ceil(_LEGIBLE * float(width) / smallest)  # the smallest text at _LEGIBLE px
-    style = f"display:block;width:100%;max-width:{natural:.0f}px;min-width:{legible}px;height:auto"
+    # the width at which the smallest text is _LEGIBLE pixels high
+    legible = math.ceil(_LEGIBLE * float(width) / smallest)
+    style = (f"display:block;width:100%;max-width:{natural:.0f}px;"
+             f"min-width:{legible}px;height:auto")
     return svg.replace("<svg ", f'<svg style="{style}" ', 1)
 
 class _Picture(graphviz.Digraph):
-    "A `graphviz.Digraph` that a notebook shows inline, at a legible size, in a box of its own."
+    "A `graphviz.Digraph` shown inline, at a legible size, in a box of its own."
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        box = '<div class="mlfz-picture" style="overflow-x:auto;break-inside:avoid">'
+        box = ('<div class="mlfz-picture" '
+               'style="overflow-x:auto;break-inside:avoid">')
         return {"text/html": f"{_PRINTED}{box}{_inline_svg(self)}</div>"}
 
 # %% ../nbs/90_drawing_graphs.ipynb #ad2525d7
@@ -134,29 +146,35 @@ _GRAD_DONE = "#e8590c80"  # backward edges of earlier steps, faded
 _PENDING = "#9c6644"      # a gradient still being summed
 _VALUE_FILL, _OP_FILL, _FOCUS_FILL = "#f8f9fa", "#e7f0fa", "#fff3bf"
 _MUTED = "#868e96"        # constants: no gradient reaches them
-_INFIX = ("+", "-", "*", "/", "**", "@")  # Python's binary operators: two operands each
+_INFIX = ("+", "-", "*", "/", "**", "@")  # Python's binary operators: two operands
 
 def _cell(lines, prefix=""):
-    """Lines of text as the content of one label cell: a single line as it is; several left-aligned,
-    one under the other (leading spaces kept: they align NumPy's rows), with `prefix` beside them."""
+    """Lines of text as the content of one label cell: a single line as it is;
+    several left-aligned, one under the other (leading spaces kept: they align
+    NumPy's rows), with `prefix` beside them."""
     if len(lines) == 1:
         return _html(f"{prefix} {lines[0]}" if prefix else lines[0])
-    kept = lambda line: re.sub(r"^ +", lambda spaces: "&#160;" * len(spaces[0]), _html(line))
+    kept = lambda line: re.sub(r"^ +", lambda spaces: "&#160;" * len(spaces[0]),
+                               _html(line))
     rows = "".join(kept(line) + "<br align='left'/>" for line in lines)
     if not prefix:
         return rows
     return ("<table border='0' cellspacing='0' cellpadding='0'><tr>"
-            f"<td valign='top'>{_html(prefix)}&#160;</td><td>{rows}</td></tr></table>")
+            f"<td valign='top'>{_html(prefix)}&#160;</td><td>{rows}</td>"
+            "</tr></table>")
 
 def _value_label(node, grad=None, cell=None, stacked=False):
-    """The HTML label of a value node: name and value, then its gradient `(prefix, lines, final)` if
-    any. `cell` = (width, height) reserves room for the gradient, so that it moves nothing when it
-    appears (a cell grows if its text needs more). `stacked` puts a scalar's name above its number,
-    for pictures that must stay narrow."""
-    # a no-break space after the name: browsers drop a plain space at the start of an SVG text
+    """The HTML label of a value node: name and value, then its gradient `(prefix,
+    lines, final)` if any. `cell` = (width, height) reserves room for the gradient,
+    so that it moves nothing when it appears (a cell grows if its text needs more).
+    `stacked` puts a scalar's name above its number, for pictures that must stay
+    narrow."""
+    # a no-break space after the name: browsers drop a plain space at the start of
+    # an SVG text
     name = f"<b>{_html(node.name)}</b>" if getattr(node, "name", None) else ""
     if _is_tensor(node):
-        texts = [f"{name}&#160;{node.value.shape}" if name else str(node.value.shape),
+        shape = str(node.value.shape)
+        texts = [f"{name}&#160;{shape}" if name else shape,
                  _cell(_rows(node.value))]
     elif stacked and name:
         texts = [name, _num(node.value)]
@@ -165,49 +183,60 @@ def _value_label(node, grad=None, cell=None, stacked=False):
     cells = [f"<td>{text}</td>" for text in texts]
     if grad is not None or cell is not None:
         prefix, lines, final = grad or ("", [], True)
-        size = "" if cell is None else f' width="{cell[0]}" height="{cell[1]}"'  # at least
+        # at least this size
+        size = "" if cell is None else f' width="{cell[0]}" height="{cell[1]}"'
         color = _GRAD if final else _PENDING
         text = _cell(lines, prefix) if lines else ""
         font = f'<font color="{color}" point-size="9">{text}</font>' if text else ""
         cells.append(f"<td{size}>{font}</td>")
     rows = "".join(f"<tr>{c}</tr>" for c in cells)
-    return f"<<table border='0' cellborder='0' cellspacing='0' cellpadding='0'>{rows}</table>>"
+    table = "<table border='0' cellborder='0' cellspacing='0' cellpadding='0'>"
+    return f"<{table}{rows}</table>>"
 
-def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cells={}):
-    """The picture of the nodes in `order` (a topological order), each known by its position in it.
-    grads: position -> (prefix, lines, final) of its gradient; flows: (position, edge index) ->
-    backward edge label; processed: positions whose backward edges are visible (None: all; the
-    others are laid out but invisible); focus: the position being processed; cells: position -> size
-    of its gradient cell."""
-    stacked = rankdir in ("TB", "BT")  # a picture that grows downwards must stay narrow
+def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None,
+             cells={}):
+    """The picture of the nodes in `order` (a topological order), each known by its
+    position in it. grads: position -> (prefix, lines, final) of its gradient;
+    flows: (position, edge index) -> backward edge label; processed: positions whose
+    backward edges are visible (None: all; the others are laid out but invisible);
+    focus: the position being processed; cells: position -> size of its gradient
+    cell."""
+    stacked = rankdir in ("TB", "BT")  # a picture that grows downwards: kept narrow
     dot = _Picture(
-        graph_attr=dict(rankdir=rankdir, nodesep="0.06" if stacked else "0.12", ranksep="0.2",
-                        pad="0.1", bgcolor="white"),
-        node_attr=dict(fontname=_FONT, fontsize="11", fontcolor=_INK, color="#868e96", shape="box",
-                       style="rounded,filled", fillcolor=_VALUE_FILL, margin="0.07,0.03",
-                       width="0.3", height="0.3"),
+        graph_attr=dict(rankdir=rankdir, nodesep="0.06" if stacked else "0.12",
+                        ranksep="0.2", pad="0.1", bgcolor="white"),
+        node_attr=dict(fontname=_FONT, fontsize="11", fontcolor=_INK,
+                       color="#868e96", shape="box", style="rounded,filled",
+                       fillcolor=_VALUE_FILL,
+                       margin="0.07,0.03", width="0.3", height="0.3"),
         edge_attr=dict(fontname=_FONT, fontsize="9", color=_INK, arrowsize="0.6"))
-    # operations, constants and backward edges get their styles as subgraph defaults: shorter DOT
-    ops = graphviz.Digraph(node_attr=dict(shape="ellipse", fillcolor=_OP_FILL, color="#74a9d8",
-                                          fontsize="10", margin="0.03,0.01", height="0.25"))
+    # operations, constants and backward edges get their styles as subgraph
+    # defaults: shorter DOT
+    ops = graphviz.Digraph(node_attr=dict(
+        shape="ellipse", fillcolor=_OP_FILL, color="#74a9d8", fontsize="10",
+        margin="0.03,0.01", height="0.25"))
     constants = graphviz.Digraph(
-        node_attr=dict(style="rounded,dashed", fontcolor=_MUTED, color=_MUTED, fontsize="10"),
+        node_attr=dict(style="rounded,dashed", fontcolor=_MUTED, color=_MUTED,
+                       fontsize="10"),
         edge_attr=dict(color=_MUTED))
-    backward = graphviz.Digraph(edge_attr=dict(dir="back", style="dashed", fontcolor=_GRAD,
-                                               color=_GRAD if processed is None else _GRAD_DONE))
+    backward = graphviz.Digraph(edge_attr=dict(
+        dir="back", style="dashed", fontcolor=_GRAD,
+        color=_GRAD if processed is None else _GRAD_DONE))
     position = {id(node): i for i, node in enumerate(order)}
     sends = {i for i, _ in flows}  # the nodes that have backward edges
     forward = []
     for i, node in enumerate(order):
         focused = i == focus
+        highlight = dict(color=_GRAD, penwidth="2.5", fillcolor=_FOCUS_FILL)
         dot.node(f"v{i}", _value_label(node, grads.get(i), cells.get(i), stacked),
-                 **(dict(color=_GRAD, penwidth="2.5", fillcolor=_FOCUS_FILL) if focused else {}))
+                 **(highlight if focused else {}))
         if not node.prevs:
             continue
         op = getattr(node, "op", None)
         ops.node(f"o{i}", f"<{_html(op or 'op')}>",
                  **(dict(color=_GRAD, penwidth="2") if focused else {}))
-        if _is_tensor(node) and op in _INFIX and len(node.prevs) == 1:  # the other: a constant
+        # an infix operation with one input: the other operand is a constant
+        if _is_tensor(node) and op in _INFIX and len(node.prevs) == 1:
             constants.node(f"k{i}", "constant")
             constants.edge(f"k{i}", f"o{i}")
         forward.append((f"o{i}", f"v{i}"))
@@ -219,7 +248,8 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
             style = dict(style="invis")
         backward.edge(f"o{i}", f"v{i}", **style)
         for j, edge in enumerate(node.prevs):
-            backward.edge(f"v{position[id(edge.prev)]}", f"o{i}", flows[i, j], **style)
+            backward.edge(f"v{position[id(edge.prev)]}", f"o{i}", flows[i, j],
+                          **style)
     dot.subgraph(ops)
     if constants.body:
         dot.subgraph(constants)
@@ -230,49 +260,59 @@ def _digraph(order, rankdir, grads={}, flows={}, processed=None, focus=None, cel
 
 # %% ../nbs/90_drawing_graphs.ipynb #dcb8fb1f
 #| code-fold: true
-_RANKDIRS = ("TB", "LR", "BT", "RL")  # Graphviz's: top to bottom, left to right, and back
+# Graphviz's: top to bottom, left to right, and back
+_RANKDIRS = ("TB", "LR", "BT", "RL")
 
 def _graph_of(root, caller, rankdir, max_nodes, smaller):
-    """The nodes of `root`'s graph in topological order, once `caller`'s arguments are checked;
-    `smaller` tells how to draw less when there are more than `max_nodes`."""
-    if not all(hasattr(root, attr) for attr in ("value", "prevs", "backwards_grad")):
+    """The nodes of `root`'s graph in topological order, once `caller`'s arguments
+    are checked; `smaller` tells how to draw less when there are more than
+    `max_nodes`."""
+    if not all(hasattr(root, a) for a in ("value", "prevs", "backwards_grad")):
         raise TypeError(f"{caller} draws the graph of a Tensor or a Scalar, got "
                         f"{type(root).__name__}: wrap an array in Tensor(...)")
     if not (isinstance(rankdir, str) and rankdir in _RANKDIRS):
-        raise ValueError(f"{caller}: rankdir must be one of {', '.join(map(repr, _RANKDIRS))}, "
+        choices = ", ".join(map(repr, _RANKDIRS))
+        raise ValueError(f"{caller}: rankdir must be one of {choices}, "
                          f"got {rankdir!r}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
-        raise ValueError(f"{caller}: max_nodes must be a positive integer, got {max_nodes!r}")
+    if (isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer))
+            or max_nodes < 1):
+        raise ValueError(f"{caller}: max_nodes must be a positive integer, "
+                         f"got {max_nodes!r}")
     order = topological_order(root)  # iterative: it counts a graph of any depth
     if len(order) > max_nodes:
         raise ValueError(
-            f"{caller}: the graph has {len(order):,} nodes, more than max_nodes={max_nodes}, which "
-            f"Graphviz lays out in a second or two; {smaller}, or pass max_nodes={len(order)} "
-            "to draw it all the same (it may take minutes)")
+            f"{caller}: the graph has {len(order):,} nodes, more than "
+            f"max_nodes={max_nodes}, which Graphviz lays out in a second or two; "
+            f"{smaller}, or pass max_nodes={len(order)} to draw it all the same "
+            "(it may take minutes)")
     return order
 
 # %% ../nbs/90_drawing_graphs.ipynb #dd4ca771
 def draw_graph(root, show_grad=True, rankdir="LR", max_nodes=500):
-    """The computational graph of `root` (a `Scalar` or a `Tensor`) as a `graphviz.Digraph`: values,
-    operations, forward edges; once `backward()` has run (and with `show_grad`), also every gradient
-    and what flows back along every edge. `rankdir="TB"` stacks long graphs top to bottom.
-    A graph of more than `max_nodes` values is refused: Graphviz would take minutes."""
+    """The computational graph of `root` (a `Scalar` or a `Tensor`) as a
+    `graphviz.Digraph`: values, operations, forward edges; once `backward()` has run
+    (and with `show_grad`), also every gradient and what flows back along every
+    edge. `rankdir="TB"` stacks long graphs top to bottom. A graph of more than
+    `max_nodes` values is refused: Graphviz would take minutes."""
     if not isinstance(show_grad, (bool, np.bool_)):
-        raise TypeError(f"draw_graph: show_grad must be True or False, got {show_grad!r}")
+        raise TypeError("draw_graph: show_grad must be True or False, "
+                        f"got {show_grad!r}")
     order = _graph_of(root, "draw_graph", rankdir, max_nodes,
-                      "to draw a part, pass an intermediate node instead of the root "
+                      "to draw a part, pass an intermediate node instead of the "
+                      "root "
                       "(the picture shows it and everything it depends on)")
     if not show_grad or root.backwards_grad is None:
         return _digraph(order, rankdir)
     grads = {i: ("grad", _rows(n.backwards_grad), True)
              for i, n in enumerate(order) if n.backwards_grad is not None}
     flows = {(i, j): _flow_label(n, e, edge_gradient(n, e))
-             for i, n in enumerate(order) if i in grads for j, e in enumerate(n.prevs)}
+             for i, n in enumerate(order) if i in grads
+             for j, e in enumerate(n.prevs)}
     return _digraph(order, rankdir, grads, flows)
 
 # %% ../nbs/90_drawing_graphs.ipynb #0d22bde2
 def _pending(terms):
-    "What a node has collected so far from the `terms` its consumers passed back: (prefix, lines)."
+    "(prefix, lines): what a node has from the `terms` its consumers sent back."
     total = sum(terms)
     if isinstance(total, np.ndarray):
         lines = _rows(total)
@@ -290,18 +330,21 @@ def _passes(node, edge, grad, root):
         if np.size(grad) <= _SHOWN:  # the numbers themselves, to check by hand
             how = (f"{rule} = " if rule else "") + _summary(grad)
         else:
-            how = f"a gradient of shape {np.shape(grad)}" + (f" ({rule})" if rule else "")
-    elif edge.backward_fn is None and edge.local_grad is not None:  # the chain rule, written out
+            how = (f"a gradient of shape {np.shape(grad)}"
+                   + (f" ({rule})" if rule else ""))
+    elif edge.backward_fn is None and edge.local_grad is not None:
+        # the chain rule, written out
         r, n, p = (getattr(v, "name", None) for v in (root, node, edge.prev))
         chain = f"∂{r}/∂{n} · ∂{n}/∂{p} = " if r and n and p else ""
-        how = f"{chain}{_term(node.backwards_grad)} · {_term(edge.local_grad)} = {_num(grad)}"
+        how = (f"{chain}{_term(node.backwards_grad)} · {_term(edge.local_grad)}"
+               f" = {_num(grad)}")
     else:
         how = _num(grad)
     return f"{how} to {_ref(edge.prev)}"
 
 # %% ../nbs/90_drawing_graphs.ipynb #4bf97a08
 class BackwardSteps:
-    "The frames of a backward pass, one `graphviz.Digraph` per processed node, with captions."
+    "A backward pass: a `graphviz.Digraph` per processed node, and captions."
     def __init__(self, frames, captions, nodes):
         self.frames, self.captions, self.nodes = frames, captions, nodes
 
@@ -319,43 +362,53 @@ class BackwardSteps:
         for frame, caption in zip(self.frames, self.captions):
             step, text = caption.split(": ", 1)
             figures.append(
-                f'<figure class="mlfz-picture" style="{_FIGURE}"><figcaption style="{_CAPTION}">'
+                f'<figure class="mlfz-picture" style="{_FIGURE}">'
+                f'<figcaption style="{_CAPTION}">'
                 f'<b>{html.escape(step)}</b>: {html.escape(text)}</figcaption>'
                 f'{_inline_svg(frame)}</figure>')
-        hint = f"the backward pass in {len(self)} steps, one per node, in the engine's order"
+        hint = (f"the backward pass in {len(self)} steps, one per node, "
+                "in the engine's order")
         return (f'{_PRINTED}<div style="{_HINT}">{hint}</div>'
                 f'<div style="{_STRIP}">{"".join(figures)}</div>')
 
-# frames side by side while they fit, then on the next row: every frame on the page, none cut off
-# in print; each frame at most as wide as the column (a wider one scrolls inside), its caption
-# wrapped to the frame's width
-_STRIP = "display:flex;flex-wrap:wrap;align-items:flex-start;gap:10px;padding:2px 0 10px"
-_FIGURE = ("flex:0 1 auto;max-width:100%;overflow-x:auto;box-sizing:border-box;break-inside:avoid;"
-           "margin:0;padding:6px 8px;border:1px solid #dee2e6;border-radius:6px;background:white")
-_CAPTION = (f"font:13px/1.4 {_FONT},Arial,sans-serif;color:{_INK};text-align:left;margin:0 0 4px;"
-            "width:0;min-width:100%")
+# frames side by side while they fit, then on the next row: every frame on the
+# page, none cut off in print; each frame at most as wide as the column (a wider
+# one scrolls inside), its caption wrapped to the frame's width
+_STRIP = ("display:flex;flex-wrap:wrap;align-items:flex-start;gap:10px;"
+          "padding:2px 0 10px")
+_FIGURE = ("flex:0 1 auto;max-width:100%;overflow-x:auto;box-sizing:border-box;"
+           "break-inside:avoid;margin:0;padding:6px 8px;border:1px solid #dee2e6;"
+           "border-radius:6px;background:white")
+_CAPTION = (f"font:13px/1.4 {_FONT},Arial,sans-serif;color:{_INK};text-align:left;"
+            "margin:0 0 4px;width:0;min-width:100%")
 _HINT = f"font:12px {_FONT},Arial,sans-serif;color:#868e96;margin:0 0 4px"
 
 # %% ../nbs/90_drawing_graphs.ipynb #52de8ed7
 def _text_width(text, size=9):
-    "A little more than the width of `text` in Helvetica of `size` points (0.28 to 0.94 em a letter)."
-    return size * sum(0.3 if c in " .,:;[]()-'|ilfjt" else 0.62 if c.isascii() and c not in "mwMW"
+    """A little more than the width of `text` in Helvetica of `size` points
+    (0.28 to 0.94 em a letter)."""
+    return size * sum(0.3 if c in " .,:;[]()-'|ilfjt"
+                      else 0.62 if c.isascii() and c not in "mwMW"
                       else 1.0 for c in text)
 
 def backward_steps(root, rankdir="LR", max_nodes=40):
-    """The backward pass that `root.backward()` made, one picture per node in processing order:
-    a `BackwardSteps` of `graphviz.Digraph` frames, with `.captions` and `.nodes`, shown as a strip.
-    A graph of more than `max_nodes` values is refused: it would make as many frames."""
+    """The backward pass that `root.backward()` made, one picture per node in
+    processing order: a `BackwardSteps` of `graphviz.Digraph` frames, with
+    `.captions` and `.nodes`, shown as a strip. A graph of more than `max_nodes`
+    values is refused: it would make as many frames."""
     order = _graph_of(root, "backward_steps", rankdir, max_nodes,
-                      "draw_graph(root) shows the whole pass in one picture; to step through a "
-                      "part, call backward() on an intermediate node and pass that node")
+                      "draw_graph(root) shows the whole pass in one picture; to "
+                      "step through a part, call backward() on an intermediate "
+                      "node and pass that node")
     if root.backwards_grad is None:
         raise ValueError("backward_steps draws a finished backward pass: "
                          "call root.backward() first")
     position = {id(node): i for i, node in enumerate(order)}
-    sent = {(i, j): edge_gradient(node, e)  # what each node passed back along each of its edges
+    # what each node passed back along each of its edges
+    sent = {(i, j): edge_gradient(node, e)
             for i, node in enumerate(order) for j, e in enumerate(node.prevs)}
-    flows = {(i, j): _flow_label(order[i], order[i].prevs[j], g) for (i, j), g in sent.items()}
+    flows = {(i, j): _flow_label(order[i], order[i].prevs[j], g)
+             for (i, j), g in sent.items()}
     final, pending, processed, states, captions = {}, {}, set(), [], []
     for step, i in enumerate(reversed(range(len(order))), 1):
         node = order[i]
@@ -367,12 +420,15 @@ def backward_steps(root, rankdir="LR", max_nodes=40):
         partial = {k: (*_pending(terms), False) for k, terms in pending.items()}
         states.append((i, {**final, **partial}, set(processed)))
         verb = "starts with" if step == 1 else "has its final"
-        passes = [_passes(node, e, sent[i, j], root) for j, e in enumerate(node.prevs)]
-        captions.append(_printable(f"step {step} of {len(order)}: {_ref(node)} {verb} gradient "
-                                   f"{_summary(node.backwards_grad)}; "
-                                   + ("it passes " + "; ".join(passes) if passes
-                                      else "a leaf, it passes nothing on")))
-    # each gradient cell as large as the longest text it will ever show: one layout for all frames
+        passes = [_passes(node, e, sent[i, j], root)
+                  for j, e in enumerate(node.prevs)]
+        captions.append(_printable(
+            f"step {step} of {len(order)}: {_ref(node)} {verb} gradient "
+            f"{_summary(node.backwards_grad)}; "
+            + ("it passes " + "; ".join(passes) if passes
+               else "a leaf, it passes nothing on")))
+    # each gradient cell as large as the longest text it will ever show: one layout
+    # for all frames
     cells = {}
     for _, grads, _ in states:
         for k, (prefix, lines, _) in grads.items():

@@ -34,7 +34,7 @@ def gradient_update(self, lr):
         _not_finite(updated, f"{value:g} - {lr:g} * {grad:g}", (value, lr, grad),
                     stacklevel=3)
     self.value = updated
-    self._stamp = new_stamp()  # graphs built before the step are out of date (chapter 3)
+    self._stamp = new_stamp()  # graphs built before it are out of date (chapter 3)
 
 Scalar.gradient_update = gradient_update
 
@@ -109,7 +109,8 @@ class Model(ABC):
                 raise type(error)(f"load_parameters: {name!r}: {error}") from None
         for name, value in checked.items():
             parameters[name].value = value
-            parameters[name]._stamp = new_stamp()  # graphs built before are out of date
+            # graphs built before are out of date
+            parameters[name]._stamp = new_stamp()
 
 # %% ../../../nbs/05_gradient_descent.ipynb #f4a6cb38
 class GradientDescent:

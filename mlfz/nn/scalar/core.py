@@ -23,7 +23,8 @@ Edge.__doc__ = """An incoming edge of a node: the input `prev`, the `local_grad`
 the operation, and an optional `backward_fn(node, local_grad, prev)`."""
 
 # A larger number each call: the stamp of a node made (or changed) now.
-# The counter's own `__next__`, not a Python function around it: every node calls it.
+# The counter's own `__next__`, not a Python function around it:
+# every node calls it.
 new_stamp = itertools.count(1).__next__
 
 # %% ../../../nbs/01_computational_graphs.ipynb #375203b9
