@@ -271,7 +271,7 @@ def api_reference(notebooks):
         if reexported:
             sections.append("Also here, from the modules that define them: " +
                             ", ".join(f"`{n}`" for n in reexported) + ".\n")
-        sections += [api_entry(name, getattr(module, name)) for name in own]
+        sections += [api_entry(name, getattr(module, name)) + usage(name, chapter, notebooks) for name in own]
     (SOURCE / "api.md").write_text("\n\n".join(sections))
 
 
@@ -287,6 +287,34 @@ def _readable(signature):
     text = re.sub(r"<class '(?:numpy\.)(\w+)'>", r"np.\1", str(signature))
     text = re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", text)
     return re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", text)
+
+
+_CODE_LINES = {}
+
+
+def _code_lines(stem):
+    "The lines of a chapter's visible, non-exported code cells (where a name is used, not defined)."
+    if stem not in _CODE_LINES:
+        lines = []
+        for cell in nbformat.read(NBS / f"{stem}.ipynb", as_version=4).cells:
+            found = directives(cell.source)[0] if cell.cell_type == "code" else None
+            if found is not None and not found.keys() & {"export", "exporti", "hide", "eval", "exercise"}:
+                lines += cell.source.splitlines()
+        _CODE_LINES[stem] = lines
+    return _CODE_LINES[stem]
+
+
+def usage(name, chapter, notebooks):
+    "One line of a chapter that uses `name`, as an example: the deriving chapter first, then the rest."
+    call = re.compile(rf"(?<![\w.]){re.escape(name)}\(|\.{re.escape(name)}\(")
+    for stem in [chapter] + [p.stem for p in notebooks if p.stem not in (chapter, "index")]:
+        for line in _code_lines(stem):
+            code = line.strip()
+            if (call.search(code) and len(code) <= 84 and not code.startswith(
+                    ("def ", "class ", "import ", "from ", "show_doc", "@", "#", "assert not"))):
+                return (f"Example, from [chapter {chapter_number(stem)}]({stem}.ipynb):\n\n"
+                        f"```python\n{code}\n```\n")
+    return ""
 
 
 def _call_form(name, signature):
