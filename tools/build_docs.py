@@ -310,7 +310,8 @@ def usage(name, chapter, notebooks):
     for stem in [chapter] + [p.stem for p in notebooks if p.stem not in (chapter, "index")]:
         for line in _code_lines(stem):
             code = line.strip()
-            if (call.search(code) and len(code) <= 84 and not code.startswith(
+            whole = code.count("(") == code.count(")") and code.count("[") == code.count("]")
+            if (call.search(code) and whole and len(code) <= 84 and not code.startswith(
                     ("def ", "class ", "import ", "from ", "show_doc", "@", "#", "assert not"))):
                 return (f"Example, from [chapter {chapter_number(stem)}]({stem}.ipynb):\n\n"
                         f"```python\n{code}\n```\n")
