@@ -8,10 +8,8 @@ __all__ = ['edge_gradient', 'topological_order', 'stamp_order', 'backpropagate',
 # %% ../nbs/03_backward_in_practice.ipynb #c2833d85
 import copy
 import functools
-import itertools
 import operator
 import threading
-from collections import namedtuple
 
 # %% ../nbs/03_backward_in_practice.ipynb #addf2500
 from .nn.scalar.core import Edge  # defined with Scalar in chapter 1

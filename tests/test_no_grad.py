@@ -178,3 +178,28 @@ def test_detach_cuts_one_tensor_and_copies_nothing():
     leaf = x.detach()
     assert leaf is not x and np.shares_memory(leaf.value, x.value) and leaf.prevs == []
 
+
+
+def test_a_decorated_generator_records_nothing_while_it_runs():
+    w = Tensor([1.0, 2.0])
+
+    @no_grad
+    def doubled(n):
+        for _ in range(n):
+            yield w * 2.0
+
+    assert all(t.prevs == [] for t in doubled(3)) and is_grad_enabled()
+
+
+def test_one_instance_entered_twice_restores_recording():
+    switch = no_grad()
+    with switch:
+        with switch:
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+
+def test_a_mistaken_argument_is_named():
+    with pytest.raises(TypeError, match="no_grad takes no argument, or decorates a function; got True"):
+        no_grad(True)

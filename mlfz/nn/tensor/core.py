@@ -9,6 +9,7 @@ __all__ = ['as_float_array', 'Tensor', 'result_node', 'value_of', 'backward', 'm
 
 # %% ../../../nbs/10_tensors.ipynb #ea2163e6
 import functools
+import inspect
 from numbers import Real
 
 import numpy as np
@@ -326,17 +327,30 @@ class no_grad:
     def __new__(cls, func=None):
         if func is None:
             return super().__new__(cls)
+        if not callable(func):
+            raise TypeError(f"no_grad takes no argument, or decorates a function; "
+                            f"got {_shown(func)}")
         return cls()(func)  # used bare, as `@no_grad`
+
+    def __init__(self, func=None):
+        self.previous = []  # a stack: one instance may be entered again inside itself
 
     def __enter__(self):
         global _grad_enabled
-        self.previous, _grad_enabled = _grad_enabled, False
+        self.previous.append(_grad_enabled)
+        _grad_enabled = False
 
     def __exit__(self, *exception):
         global _grad_enabled
-        _grad_enabled = self.previous
+        _grad_enabled = self.previous.pop()
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):  # its body runs at each next(), later
+            @functools.wraps(func)
+            def generator_without_recording(*args, **kwargs):
+                with no_grad():
+                    yield from func(*args, **kwargs)
+            return generator_without_recording
         @functools.wraps(func)
         def without_recording(*args, **kwargs):
             with no_grad():
