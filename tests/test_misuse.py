@@ -237,6 +237,8 @@ def test_original_api_names():
     mlfz.manual_seed(3)
     np.testing.assert_array_equal(Tensor.from_random(2, 3, lower=-1, upper=1).value, first.value)
     assert ((-1 <= first.value) & (first.value < 1)).all()
+    like = Tensor.random_like(np.ones(2000), lower=2, upper=3).value  # uniform, not normal
+    assert ((2 <= like) & (like < 3)).all() and abs(like.mean() - 2.5) < 0.05
     batch = Tensor(np.zeros((5, 2, 3)))
     assert F.transpose(batch).shape == (5, 3, 2) and batch.transpose().shape == (3, 2, 5)
     assert F.transpose(batch, (0, 1)).shape == (2, 5, 3)
